@@ -1,0 +1,1 @@
+"""Ingestion: documents -> loaders -> splitter -> embeddings -> Chroma (+ lexical index)."""

@@ -1,0 +1,118 @@
+"""``make bench-ingest``: how much the ingestion pipeline adds over bare embedding.
+
+From one run: ingest a folder into a fresh store, then encode the very same chunk texts with the
+bare ``SentenceTransformer.encode``, and report both rates, their ratio, peak memory, and the
+time of a second run with nothing changed (in process and as a fresh ``python -m ingest``).
+
+    python -m ingest.bench [FOLDER] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ingest.parse import header_for, truncate_to_tokens
+from ingest.sync import run_sync
+from rag import factories
+from rag.config import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest.bench", description=__doc__)
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("../shared/eval/docs_en"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"error: {args.folder} is not a folder (is ../shared beside the project?)", file=sys.stderr)
+        return 2
+
+    store = Path(tempfile.mkdtemp(prefix="rag-bench-ingest-"))
+    settings = load_settings(store_dir=store)
+
+    # The model is loaded (and warmed up) once; both measurements below use it.
+    t0 = time.perf_counter()
+    embeddings = factories.build_embeddings(settings)
+    embeddings.embed_documents(["warm-up"] * 8)
+    load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    report = run_sync([args.folder], settings)
+    pipeline_s = time.perf_counter() - t0
+    chunks = report.chunks_written
+
+    # The same texts the pipeline embedded: title/heading line + chunk body.
+    client = factories.build_chroma_client(settings)
+    got = client.get_collection(settings.collection).get(include=["documents", "metadatas"])
+    info = factories.embedder_info(settings)
+    texts = [
+        truncate_to_tokens(header_for(m["title"], m.get("heading")), str(info.tokenizer_file), 30)
+        + "\n" + d
+        for d, m in zip(got["documents"], got["metadatas"], strict=True)
+    ]
+    model = embeddings._client  # the SentenceTransformer itself  # noqa: SLF001
+    t0 = time.perf_counter()
+    model.encode(texts, batch_size=32, normalize_embeddings=True)
+    raw_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rerun = run_sync([args.folder], settings)
+    rerun_s = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ingest", str(args.folder), "--store", str(store), "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    rerun_process_s = time.perf_counter() - t0
+    fresh = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {}
+
+    result = {
+        "folder": str(args.folder),
+        "files": report.files_added,
+        "chunks": chunks,
+        "model_load_s": round(load_s, 2),
+        "pipeline_s": round(pipeline_s, 2),
+        "pipeline_chunks_per_s": round(chunks / pipeline_s, 2),
+        "raw_encode_s": round(raw_s, 2),
+        "raw_chunks_per_s": round(len(texts) / raw_s, 2),
+        "ratio": round((chunks / pipeline_s) / (len(texts) / raw_s), 3),
+        "peak_rss_mb": round(peak_mb, 1),
+        "parser_worker_peak_rss_mb": round(worker_peak_mb, 1),
+        "rerun_unchanged_s": round(rerun_s, 3),
+        "rerun_files_unchanged": rerun.files_unchanged,
+        "rerun_fraction": round(rerun_s / pipeline_s, 4),
+        "rerun_fresh_process_s": round(rerun_process_s, 3),
+        "rerun_fresh_process_fraction": round(rerun_process_s / (pipeline_s + load_s), 4),
+        "rerun_fresh_process_unchanged": fresh.get("files_unchanged"),
+        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
+        f"Python {platform.python_version()}",
+    }
+    print(
+        f"ingest bench on {result['folder']}: {result['files']} files, {chunks} chunks\n"
+        f"  model load (once)        {load_s:8.2f} s\n"
+        f"  pipeline                 {pipeline_s:8.2f} s  {result['pipeline_chunks_per_s']:7.2f} chunks/s\n"
+        f"  bare encode, same texts  {raw_s:8.2f} s  {result['raw_chunks_per_s']:7.2f} chunks/s\n"
+        f"  ratio pipeline / bare    {result['ratio']:8.3f}   (target >= 0.90)\n"
+        f"  peak memory              {peak_mb:8.1f} MB (parser worker {worker_peak_mb:.1f} MB)\n"
+        f"  unchanged re-run         {rerun_s:8.3f} s  = {100 * result['rerun_fraction']:.2f}% of the first run"
+        f" (target < 2%)\n"
+        f"  ... as a fresh process   {rerun_process_s:8.3f} s  = "
+        f"{100 * result['rerun_fresh_process_fraction']:.2f}% of the first run with model load"
+    )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

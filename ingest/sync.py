@@ -1,0 +1,380 @@
+"""Sync a folder of documents into the knowledge base: add, update, remove; never append twice.
+
+Order of writes, so that a run killed at any moment converges on the next one:
+1. new chunks are upserted into Chroma under deterministic ids (source, content hash, index);
+2. the file's older chunks (other content hash) are deleted from Chroma;
+3. one SQLite transaction replaces the file's lexical rows and its manifest row.
+Until step 3 the manifest still holds the old hash, so the next run redoes 1-3 for that file, which
+is idempotent. A removed file is deleted from Chroma first, from the catalog last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from ingest.parse import ParsedFile, SplitConfig, header_for, parse_file, truncate_to_tokens
+from rag import factories
+from rag.catalog import CATALOG_NAME, Catalog, FileRecord
+from rag.config import Settings
+from rag.errors import ConfigError, LoaderError, StoreLockedError
+from rag.schemas import FileFailure, IngestReport
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".write.lock"
+_LOOKAHEAD = 4  # files parsed ahead of the embedder
+
+
+def write_lock(settings: Settings) -> FileLock:
+    """The store's single-writer lock. Acquire with ``timeout=0`` to refuse, not wait."""
+    store = Path(settings.store_dir)
+    store.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(store / LOCK_NAME))
+
+
+def acquire_write_lock(settings: Settings, timeout: float = 0) -> FileLock:
+    lock = write_lock(settings)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise StoreLockedError(
+            f"another ingestion is writing the knowledge base at {settings.store_dir} "
+            "(a `make ingest` or an upload from the chat page): wait for it to finish, then run again"
+        ) from None
+    return lock
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def chunk_id(source: str, sha256: str, index: int) -> str:
+    return f"{hashlib.sha1(source.encode('utf-8')).hexdigest()[:16]}-{sha256[:12]}-{index:05d}"
+
+
+@dataclass(slots=True)
+class Target:
+    """A folder (or single file) to sync, and how its files are named in the store."""
+
+    root: Path
+    files: list[Path]
+    prune: bool  # remove files of this root that are gone (folders only)
+
+
+def _visible(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    return not any(p.startswith((".", "~$")) or p == "__pycache__" for p in parts)
+
+
+def collect_targets(paths: list[Path], settings: Settings) -> list[Target]:
+    """Folders are walked recursively; a file inside the docs folder keeps its name there."""
+    docs = Path(settings.docs_dir)
+    if not paths:
+        if not docs.is_dir():
+            raise ConfigError(
+                f"the documents folder {docs} does not exist: create it and put documents in it, "
+                "or set RAG_DOCS_DIR"
+            )
+        paths = [docs]
+    targets: list[Target] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            root = path.resolve()
+            files = sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root))
+            targets.append(Target(root=root, files=files, prune=True))
+        elif path.is_file():
+            resolved = path.resolve()
+            root = docs.resolve() if docs.is_dir() and resolved.is_relative_to(docs.resolve()) else resolved.parent
+            targets.append(Target(root=root, files=[resolved], prune=False))
+        else:
+            raise ConfigError(f"{path} does not exist: give existing files or folders to ingest")
+    return targets
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A parsed file whose chunks are being embedded and written."""
+
+    record: FileRecord
+    is_new: bool
+    ids: list[str]
+    texts: list[str]
+    remaining: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    ids: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    embed_texts: list[str] = field(default_factory=list)
+    metadatas: list[dict[str, Any]] = field(default_factory=list)
+    owners: list[_Pending] = field(default_factory=list)
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+class Syncer:
+    """One ingestion run against one store. Use :func:`run_sync`."""
+
+    def __init__(self, settings: Settings, progress: ProgressFn | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or (lambda *_: None)
+        self.info = factories.embedder_info(settings)
+        self.split = SplitConfig(
+            tokenizer_file=str(self.info.tokenizer_file),
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            max_tokens=self.info.max_tokens,
+            max_bytes=settings.max_file_bytes,
+        )
+        self.report = IngestReport(store_dir=str(settings.store_dir), collection=settings.collection)
+        self.catalog: Catalog | None = None
+        self.collection: Any = None
+        self.embeddings: Any = None
+        self.max_batch = 1000
+        self._batch = _Batch()
+
+    # --- planning ---------------------------------------------------------------------
+    def plan(self, targets: list[Target], catalog: Catalog) -> tuple[list[tuple[Path, str, str, str, bool]], list[str]]:
+        """Files to parse as (path, source, root, sha256, is_new), and sources to remove."""
+        known = catalog.files()
+        failed = catalog.failures()
+        to_parse: list[tuple[Path, str, str, str, bool]] = []
+        seen: set[str] = set()
+        for target in targets:
+            for path in target.files:
+                source = path.relative_to(target.root).as_posix()
+                if source in seen:
+                    continue
+                seen.add(source)
+                try:
+                    size = path.stat().st_size
+                    if size > self.settings.max_file_bytes:
+                        raise LoaderError(
+                            f"file too large ({size / 1048576:.1f} MB > limit "
+                            f"{self.settings.max_file_size_mb:g} MB): split it or raise RAG_MAX_FILE_SIZE_MB"
+                        )
+                    sha = file_sha256(path)
+                except LoaderError as exc:
+                    self._fail(source, str(exc))
+                    continue
+                except OSError as exc:
+                    self._fail(source, f"unreadable file: {exc.strerror or exc} (check its permissions)")
+                    continue
+                old = known.get(source)
+                if old is not None and old.sha256 == sha:
+                    self.report.files_unchanged += 1
+                elif source in failed and failed[source][1] == sha:
+                    self._fail(source, failed[source][2])
+                else:
+                    to_parse.append((path, source, str(target.root), sha, old is None))
+        removed = [
+            source
+            for source, record in known.items()
+            if source not in seen and any(t.prune and record.root == str(t.root) for t in targets)
+        ]
+        for source, (root, _, _) in failed.items():
+            if source not in seen and any(t.prune and root == str(t.root) for t in targets):
+                catalog.forget_failure([source])
+        return to_parse, removed
+
+    def _fail(self, source: str, error: str) -> None:
+        log.warning("skipped %s: %s", source, error)
+        self.report.files_failed.append(FileFailure(path=source, error=error))
+
+    # --- running ----------------------------------------------------------------------
+    def run(self, targets: list[Target], *, rebuild: bool = False, dry_run: bool = False) -> IngestReport:
+        started = time.perf_counter()
+        settings = self.settings
+        self.report.dry_run = dry_run
+        if dry_run:
+            catalog = Catalog.open_readonly(settings.store_dir)
+            if catalog is None or rebuild:
+                catalog = Catalog(Path(_scratch_dir()))
+            to_parse, removed = self.plan(targets, catalog)
+            self.report.files_added = sum(1 for item in to_parse if item[4])
+            self.report.files_updated = len(to_parse) - self.report.files_added
+            self.report.files_removed = len(removed)
+            self.report.chunks_total = catalog.chunk_count()
+            self.report.seconds = round(time.perf_counter() - started, 3)
+            return self.report
+
+        lock = acquire_write_lock(settings)
+        try:
+            if rebuild:
+                factories.delete_collection(factories.build_chroma_client(settings), settings)
+                for suffix in ("", "-wal", "-shm"):
+                    (Path(settings.store_dir) / f"{CATALOG_NAME}{suffix}").unlink(missing_ok=True)
+            self.catalog = catalog = Catalog(settings.store_dir)
+            recorded = catalog.get_meta("embedder")
+            if recorded:
+                factories.check_embedder(json.loads(recorded), self.info, settings)
+            to_parse, removed = self.plan(targets, catalog)
+            if to_parse or removed or catalog.get_meta("embedder") is None:
+                # Chroma is opened only when there is something to write: an unchanged
+                # re-run costs no more than hashing the files.
+                client = factories.build_chroma_client(settings)
+                self.collection = factories.get_collection(client, settings, self.info, create=True)
+                self.max_batch = factories.max_write_batch(client)
+                catalog.set_meta("embedder", self.info.as_json())
+            for source in removed:  # Chroma first, catalog last: a killed run redoes this
+                self.collection.delete(where={"source": source})
+                catalog.remove_file(source)
+                self.report.files_removed += 1
+            if to_parse:
+                self.embeddings = factories.build_embeddings(settings)
+                self._ingest(to_parse)
+            self.report.chunks_total = catalog.chunk_count()
+            catalog.set_meta("last_sync", str(time.time()))
+        finally:
+            if self.catalog is not None:
+                self.catalog.close()
+            lock.release()
+        self.report.seconds = round(time.perf_counter() - started, 3)
+        if self.report.seconds > 0:
+            self.report.chunks_per_second = round(self.report.chunks_written / self.report.seconds, 2)
+        return self.report
+
+    def _parsed(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> Iterator[tuple[int, ParsedFile | str]]:
+        """Parse files in a worker process, a few ahead, each under the time limit."""
+        from pebble import ProcessExpired, ProcessPool
+        import multiprocessing
+
+        timeout = self.settings.parse_timeout_s
+        context = multiprocessing.get_context("spawn")
+        with ProcessPool(max_workers=1, context=context) as pool:
+            futures: dict[int, Any] = {}
+            for index in range(len(to_parse)):
+                for ahead in range(index, min(len(to_parse), index + _LOOKAHEAD)):
+                    if ahead not in futures:
+                        futures[ahead] = pool.schedule(
+                            parse_file, args=(str(to_parse[ahead][0]), self.split), timeout=timeout
+                        )
+                future = futures.pop(index)
+                try:
+                    yield index, future.result()
+                except LoaderError as exc:
+                    yield index, str(exc)
+                except FutureTimeout:
+                    yield index, (
+                        f"parsing took longer than {timeout:g} s and was stopped (a hostile or "
+                        "huge file?): fix the file or raise RAG_PARSE_TIMEOUT_S"
+                    )
+                except ProcessExpired as exc:
+                    yield index, f"the parser crashed on this file ({exc}): re-export or repair it"
+                except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+                    yield index, f"could not parse the file ({type(exc).__name__}: {exc})"
+
+    def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
+        assert self.catalog is not None
+        total = len(to_parse)
+        self.progress("files", 0, total)
+        for index, result in self._parsed(to_parse):
+            path, source, root, sha, is_new = to_parse[index]
+            if isinstance(result, str):
+                self._fail(source, result)
+                self.catalog.record_failure(source, root, sha, result)
+            elif not result.chunks:
+                error = "empty file: no text to index"
+                self._fail(source, error)
+                self.catalog.record_failure(source, root, sha, error)
+            else:
+                self._add_file(path, source, root, sha, is_new, result)
+            self.progress("files", index + 1, total)
+        self._flush()
+
+    def _add_file(self, path: Path, source: str, root: str, sha: str, is_new: bool, parsed: ParsedFile) -> None:
+        record = FileRecord(
+            source=source, root=root, sha256=sha, size=path.stat().st_size, title=parsed.title,
+            pages=parsed.pages, chunks=len(parsed.chunks), ingested_at=time.time(),
+        )
+        ids = [chunk_id(source, sha, i) for i in range(len(parsed.chunks))]
+        pending = _Pending(record=record, is_new=is_new, ids=ids, texts=[], remaining=len(ids))
+        for i, chunk in enumerate(parsed.chunks):
+            header = truncate_to_tokens(header_for(parsed.title, chunk.heading), self.split.tokenizer_file, 30)
+            meta: dict[str, Any] = {
+                "source": source, "title": parsed.title, "chunk_index": i, "file_sha256": sha,
+            }
+            if chunk.page is not None:
+                meta["page"] = chunk.page
+            if chunk.heading:
+                meta["heading"] = chunk.heading
+            embed_text = f"{header}\n{chunk.text}"
+            pending.texts.append(embed_text)
+            batch = self._batch
+            batch.ids.append(ids[i])
+            batch.documents.append(chunk.text)
+            batch.embed_texts.append(embed_text)
+            batch.metadatas.append(meta)
+            batch.owners.append(pending)
+            if len(batch.ids) >= self.settings.batch_size:
+                self._flush()
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, _Batch()
+        if not batch.ids:
+            return
+        assert self.catalog is not None
+        t0 = time.perf_counter()
+        vectors = self.embeddings.embed_documents(batch.embed_texts)
+        self.report.embed_seconds += time.perf_counter() - t0
+        for start in range(0, len(batch.ids), self.max_batch):
+            end = start + self.max_batch
+            self.collection.upsert(
+                ids=batch.ids[start:end], embeddings=vectors[start:end],
+                documents=batch.documents[start:end], metadatas=batch.metadatas[start:end],
+            )
+        self.report.chunks_written += len(batch.ids)
+        self.progress("chunks", self.report.chunks_written, 0)
+        for owner in batch.owners:
+            owner.remaining -= 1
+            if owner.remaining == 0:
+                self._finish_file(owner)
+
+    def _finish_file(self, pending: _Pending) -> None:
+        assert self.catalog is not None
+        record = pending.record
+        # Also for "new" files: a run killed earlier may have left chunks of other content.
+        self.collection.delete(
+                where={"$and": [{"source": record.source}, {"file_sha256": {"$ne": record.sha256}}]}
+            )
+        self.catalog.commit_file(record, zip(pending.ids, pending.texts))
+        if pending.is_new:
+            self.report.files_added += 1
+        else:
+            self.report.files_updated += 1
+
+
+def _scratch_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="rag-dry-run-")
+
+
+def run_sync(
+    paths: list[Path],
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Sync ``paths`` (default: the docs folder) into the store the settings name."""
+    targets = collect_targets(paths, settings)
+    return Syncer(settings, progress).run(targets, rebuild=rebuild, dry_run=dry_run)

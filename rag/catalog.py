@@ -1,0 +1,180 @@
+"""The store's catalog: a SQLite file beside the Chroma data holding the file manifest, the
+lexical (BM25, SQLite FTS5) index of every chunk, and facts about the store (which embedder built
+it, last sync).
+
+Chroma holds the vectors; this file holds what must change together with them. The manifest row
+of a file is written in the same transaction as its lexical rows, and only after its vectors are
+in Chroma, so a killed ingestion converges on the next run.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+CATALOG_NAME = "catalog.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    title TEXT,
+    pages INTEGER,
+    chunks INTEGER NOT NULL,
+    ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    source TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    error TEXT NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    tokens, chunk_id UNINDEXED, source UNINDEXED,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+# CJK ideographs (and compatibility ranges), kana and hangul: written without spaces.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Words for alphabetic scripts (lower-cased; FTS5 stems English), character bigrams
+    (and the single characters of one-character runs) for Chinese and other CJK text."""
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text):
+        run = match.group(0)
+        if _IS_CJK.match(run):
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        else:
+            tokens.append(run.lower())
+    return tokens
+
+
+@dataclass(slots=True)
+class FileRecord:
+    source: str
+    root: str
+    sha256: str
+    size: int
+    title: str | None
+    pages: int | None
+    chunks: int
+    ingested_at: float
+
+
+class Catalog:
+    """Thin wrapper over the catalog's SQLite file (WAL: readers never block the writer)."""
+
+    def __init__(self, store_dir: Path, *, readonly: bool = False) -> None:
+        self.path = Path(store_dir) / CATALOG_NAME
+        if readonly:
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(_SCHEMA)
+        self.conn.execute("PRAGMA busy_timeout=30000")
+
+    @classmethod
+    def open_readonly(cls, store_dir: Path) -> Catalog | None:
+        """The catalog if the store has one, else None (nothing ingested yet)."""
+        if not (Path(store_dir) / CATALOG_NAME).is_file():
+            return None
+        return cls(store_dir, readonly=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.conn:
+            yield self.conn
+
+    # --- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- files --------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRecord]:
+        rows = self.conn.execute(
+            "SELECT source, root, sha256, size, title, pages, chunks, ingested_at FROM files"
+        ).fetchall()
+        return {r[0]: FileRecord(*r) for r in rows}
+
+    def failures(self) -> dict[str, tuple[str, str, str]]:
+        """source -> (root, sha256, error) of files that failed and have not been fixed."""
+        rows = self.conn.execute("SELECT source, root, sha256, error FROM failures").fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def record_failure(self, source: str, root: str, sha256: str, error: str) -> None:
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
+                (source, root, sha256, error, time.time()),
+            )
+
+    def forget_failure(self, sources: Iterable[str]) -> None:
+        with self.conn:
+            self.conn.executemany("DELETE FROM failures WHERE source = ?", [(s,) for s in sources])
+
+    def commit_file(
+        self, record: FileRecord, chunks: Iterable[tuple[str, str]]
+    ) -> None:
+        """Replace a file's lexical rows and manifest row at once. ``chunks``: (id, text)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM chunks_fts WHERE source = ?", (record.source,))
+            self.conn.executemany(
+                "INSERT INTO chunks_fts(tokens, chunk_id, source) VALUES (?, ?, ?)",
+                [(" ".join(lexical_tokens(text)), cid, record.source) for cid, text in chunks],
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.source, record.root, record.sha256, record.size, record.title,
+                 record.pages, record.chunks, record.ingested_at),
+            )
+            self.conn.execute("DELETE FROM failures WHERE source = ?", (record.source,))
+
+    def remove_file(self, source: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM chunks_fts WHERE source = ?", (source,))
+            self.conn.execute("DELETE FROM files WHERE source = ?", (source,))
+            self.conn.execute("DELETE FROM failures WHERE source = ?", (source,))
+
+    def chunk_count(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(SUM(chunks), 0) FROM files").fetchone()[0])
+
+    # --- lexical search -----------------------------------------------------------------
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """BM25 over the chunks: (chunk_id, score), best first; higher score is better."""
+        terms = list(dict.fromkeys(lexical_tokens(query)))
+        if not terms or k <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        rows = self.conn.execute(
+            "SELECT chunk_id, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s LIMIT ?",
+            (match, k),
+        ).fetchall()
+        return [(cid, -float(score)) for cid, score in rows]

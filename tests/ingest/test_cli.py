@@ -1,0 +1,100 @@
+"""``python -m ingest`` as a user runs it: exit codes, the JSON contract, and a SIGKILL mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rag.catalog import CATALOG_NAME
+from rag.config import load_settings
+from tests.conftest import SHARED_EVAL
+from tests.ingest.test_sync import store_state
+
+CONTRACT_KEYS = {"files_added", "files_updated", "files_unchanged", "files_removed", "files_failed",
+                 "chunks_written", "chunks_total", "seconds"}
+
+
+def ingest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *args], capture_output=True, text=True, timeout=600,
+        env={**os.environ, **(env or {})}, check=False,
+    )
+
+
+def test_broken_pdfs_exit_1_with_per_file_errors(eval_pdfs: Path, store: Path) -> None:
+    result = ingest(str(eval_pdfs), "--store", str(store), "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert CONTRACT_KEYS <= set(report)
+    errors = {f["path"]: f["error"] for f in report["files_failed"]}
+    assert errors["libreoffice-writer-password.pdf"].startswith("encrypted:")
+    assert errors["unreadablemetadata.pdf"].startswith("malformed PDF")
+    assert errors["imagemagick-images.pdf"].startswith("no extractable text")
+    assert errors["grayscale-image.pdf"].startswith("no extractable text")
+    assert errors["LICENSE"].startswith("unsupported file type")
+    # the seven good PDFs and MANIFEST.md
+    assert report["files_added"] == 8 and report["chunks_total"] == report["chunks_written"] > 0
+    assert "Traceback" not in result.stderr
+
+
+def test_exit_0_and_2(docs: Path, store: Path) -> None:
+    (docs / "a.md").write_text("# A\n\nThe canteen opens at 11:30.\n")
+    ok = ingest(str(docs), "--store", str(store), "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout.strip().splitlines()[-1])["files_added"] == 1
+
+    missing = ingest(str(docs / "nope"), "--store", str(store))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    bad_setting = ingest(str(docs), "--store", str(store), env={"RAG_CHUNK_SIZE": "many"})
+    assert bad_setting.returncode == 2 and "RAG_CHUNK_SIZE" in bad_setting.stderr
+    assert "Traceback" not in bad_setting.stderr
+
+
+def test_sigkill_mid_run_converges(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for path in sorted((SHARED_EVAL / "docs_en").glob("*.md"))[:5]:
+        shutil.copy(path, docs / path.name)
+    env = {"RAG_BATCH_SIZE": "16"}
+    killed_store, clean_store = tmp_path / "killed", tmp_path / "clean"
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(docs), "--store", str(killed_store)],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    catalog = killed_store / CATALOG_NAME
+    deadline = time.monotonic() + 300
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if catalog.exists():
+            try:
+                with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as conn:
+                    done = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+            except sqlite3.Error:
+                done = 0
+            if done >= 2:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "ingestion finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= done < 5
+
+    rerun = ingest(str(docs), "--store", str(killed_store), "--json", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    clean = ingest(str(docs), "--store", str(clean_store), "--json", env=env)
+    assert clean.returncode == 0, clean.stderr
+
+    killed_state = store_state(load_settings(store_dir=killed_store))
+    clean_state = store_state(load_settings(store_dir=clean_store))
+    assert killed_state == clean_state
+    assert len(clean_state["files"]) == 5

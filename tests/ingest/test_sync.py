@@ -1,0 +1,190 @@
+"""Sync against a real Chroma store in a temporary folder with the real embedding model."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.sync import acquire_write_lock, chunk_id, run_sync
+from rag import factories
+from rag.catalog import CATALOG_NAME
+from rag.config import Settings, load_settings
+from rag.errors import EmbedderMismatchError, StoreLockedError
+
+
+def settings_for(docs: Path, store: Path, **extra: Any) -> Settings:
+    return load_settings(docs_dir=docs, store_dir=store, **extra)
+
+
+def store_state(settings: Settings) -> dict[str, Any]:
+    """Everything the store holds: Chroma chunks, manifest rows and lexical rows."""
+    client = factories.build_chroma_client(settings)
+    got = client.get_collection(settings.collection).get(include=["documents", "metadatas"])
+    chroma = {
+        i: (d, m["source"], m.get("page"), m["chunk_index"], m["file_sha256"])
+        for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+    }
+    with sqlite3.connect(Path(settings.store_dir) / CATALOG_NAME) as conn:
+        files = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT source, sha256, chunks FROM files")}
+        fts = sorted(r[0] for r in conn.execute("SELECT chunk_id FROM chunks_fts"))
+    return {"chroma": chroma, "files": files, "fts": fts}
+
+
+def write(docs: Path, name: str, text: str) -> Path:
+    path = docs / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n\n## Sick leave\n\nTen paid sick days.\n"
+TRAVEL = "# Travel\n\nHotels are capped at 180 euros a night. Book trains for trips under 4 hours.\n"
+CHINESE = "# 报销\n\n员工出差住宿标准为每晚五百元。报销须在三十天内提交。\n"
+
+
+def test_add_change_delete_rename(docs: Path, store: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    write(docs, "travel.md", TRAVEL)
+    write(docs, "zh/报销.md", CHINESE)
+
+    first = run_sync([], settings)
+    assert (first.files_added, first.files_failed, first.chunks_written) == (3, [], first.chunks_total)
+    state = store_state(settings)
+    assert set(state["files"]) == {"policy.md", "travel.md", "zh/报销.md"}
+    assert sorted(state["chroma"]) == state["fts"]
+    assert sum(n for _, n in state["files"].values()) == len(state["chroma"])
+    texts = " ".join(v[0] for v in state["chroma"].values())
+    assert "25 vacation days" in texts and "每晚五百元" in texts
+    sources = {v[1] for v in state["chroma"].values()}
+    assert sources == {"policy.md", "travel.md", "zh/报销.md"}
+
+    again = run_sync([], settings)
+    assert (again.files_unchanged, again.chunks_written, again.files_added) == (3, 0, 0)
+    assert store_state(settings) == state
+
+    # change one file: its old chunks are replaced, the others untouched
+    write(docs, "policy.md", POLICY.replace("25 vacation days", "27 vacation days"))
+    changed = run_sync([], settings)
+    assert (changed.files_updated, changed.files_unchanged) == (1, 2)
+    after = store_state(settings)
+    texts = " ".join(v[0] for v in after["chroma"].values())
+    assert "27 vacation days" in texts and "25 vacation days" not in texts
+    assert {k: v for k, v in after["chroma"].items() if v[1] != "policy.md"} == {
+        k: v for k, v in state["chroma"].items() if v[1] != "policy.md"
+    }
+
+    # delete one, rename another
+    (docs / "travel.md").unlink()
+    (docs / "zh" / "报销.md").rename(docs / "zh" / "expenses.md")
+    moved = run_sync([], settings)
+    assert (moved.files_removed, moved.files_added, moved.files_unchanged) == (2, 1, 1)
+    final = store_state(settings)
+    assert set(final["files"]) == {"policy.md", "zh/expenses.md"}
+    assert {v[1] for v in final["chroma"].values()} == {"policy.md", "zh/expenses.md"}
+    assert sorted(final["chroma"]) == final["fts"]
+    assert moved.chunks_total == len(final["chroma"])
+
+
+def test_ids_are_deterministic_and_rebuild_converges(docs: Path, store: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    run_sync([], settings)
+    before = store_state(settings)
+    assert chunk_id("policy.md", before["files"]["policy.md"][0], 0) in before["chroma"]
+    rebuilt = run_sync([], settings, rebuild=True)
+    assert rebuilt.files_added == 1
+    assert store_state(settings) == before
+
+
+def test_a_failing_file_never_loses_what_is_stored(docs: Path, store: Path, eval_pdfs: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    shutil.copy(eval_pdfs / "minimal-document.pdf", docs / "paper.pdf")
+    run_sync([], settings)
+    before = store_state(settings)
+
+    # the good PDF is replaced by an encrypted one, and broken files arrive
+    shutil.copy(eval_pdfs / "libreoffice-writer-password.pdf", docs / "paper.pdf")
+    shutil.copy(eval_pdfs / "grayscale-image.pdf", docs / "scan.pdf")
+    (docs / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    report = run_sync([], settings)
+    errors = {f.path: f.error for f in report.files_failed}
+    assert errors["paper.pdf"].startswith("encrypted:")
+    assert errors["scan.pdf"].startswith("no extractable text: scanned? needs OCR")
+    assert errors["blob.txt"].startswith("binary file")
+    assert store_state(settings) == before  # the old paper.pdf chunks are still there
+
+    # a second run reports the same failures without parsing them again
+    report = run_sync([], settings)
+    assert {f.path for f in report.files_failed} == {"paper.pdf", "scan.pdf", "blob.txt"}
+    assert report.files_unchanged == 1
+
+
+def test_writes_are_split_below_chromas_max_batch(docs: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_for(docs, store, chunk_size=40, chunk_overlap=5, batch_size=64)
+    write(docs, "long.md", "# Long\n\n" + " ".join(f"Rule {i} says something specific." for i in range(300)))
+    calls: list[int] = []
+    monkeypatch.setattr(factories, "max_write_batch", lambda client: 7)
+    real_get = factories.get_collection
+
+    def spying_get(*args: Any, **kwargs: Any) -> Any:
+        collection = real_get(*args, **kwargs)
+        real_upsert = collection.upsert
+
+        def upsert(**kw: Any) -> Any:
+            calls.append(len(kw["ids"]))
+            return real_upsert(**kw)
+
+        collection.upsert = upsert
+        return collection
+
+    monkeypatch.setattr(factories, "get_collection", spying_get)
+    report = run_sync([], settings)
+    assert report.chunks_written > 20
+    assert calls and max(calls) <= 7 and sum(calls) == report.chunks_written
+
+
+def test_second_writer_is_refused(docs: Path, store: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    lock = acquire_write_lock(settings)
+    try:
+        with pytest.raises(StoreLockedError, match="another ingestion is writing"):
+            run_sync([], settings)
+    finally:
+        lock.release()
+    assert run_sync([], settings).files_added == 1
+
+
+def test_parse_time_limit(docs: Path, store: Path, eval_pdfs: Path) -> None:
+    settings = settings_for(docs, store, parse_timeout_s=0.001)
+    shutil.copy(eval_pdfs / "pdflatex-4-pages.pdf", docs / "slow.pdf")
+    report = run_sync([], settings)
+    assert report.files_failed and "parsing took longer than" in report.files_failed[0].error
+
+
+def test_embedder_mismatch_is_refused(docs: Path, store: Path, tmp_path: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    run_sync([], settings)
+    other = tmp_path / "other-model"
+    shutil.copytree(factories.embedding_model_dir(settings), other)
+    config = other / "sentence_bert_config.json"
+    config.write_text(config.read_text().replace("256", "128"))
+    write(docs, "travel.md", TRAVEL)
+    with pytest.raises(EmbedderMismatchError, match="was built with the embedding model"):
+        run_sync([], settings_for(docs, store, embedding_model=str(other)))
+    assert set(store_state(settings)["files"]) == {"policy.md"}
+
+
+def test_dry_run_writes_nothing(docs: Path, store: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    report = run_sync([], settings, dry_run=True)
+    assert report.dry_run and report.files_added == 1
+    assert not (store / CATALOG_NAME).exists()
