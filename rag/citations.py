@@ -1,0 +1,65 @@
+"""Citation markers in a streamed answer: [n] that match no source are removed as they stream."""
+
+from __future__ import annotations
+
+import re
+
+_MARK = re.compile(r"\[(\d{1,3})(?:\s*[,，]\s*(\d{1,3}))*\]")
+_NUMS = re.compile(r"\d{1,3}")
+
+
+def cited_numbers(text: str) -> set[int]:
+    return {int(n) for m in _MARK.finditer(text) for n in _NUMS.findall(m.group(0))}
+
+
+class CitationFilter:
+    """Feed streamed text; get back text with invalid ``[n]`` markers dropped.
+
+    Text from a ``[`` is held back until the marker closes (or clearly is not a marker), so
+    what is streamed is exactly the final answer.
+    """
+
+    _MAX_HOLD = 12
+
+    def __init__(self, valid: set[int]) -> None:
+        self.valid = valid
+        self.held = ""
+
+    def _clean(self, marker: str) -> str:
+        numbers = [int(n) for n in _NUMS.findall(marker)]
+        keep = [n for n in dict.fromkeys(numbers) if n in self.valid]
+        return "[" + ", ".join(str(n) for n in keep) + "]" if keep else ""
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        buffer = self.held + text
+        self.held = ""
+        while buffer:
+            start = buffer.find("[")
+            if start < 0:
+                out.append(buffer)
+                break
+            out.append(buffer[:start])
+            rest = buffer[start:]
+            end = rest.find("]")
+            if end < 0:
+                if len(rest) <= self._MAX_HOLD and re.fullmatch(r"\[[\d,，\s]*", rest):
+                    self.held = rest  # maybe a marker: wait for more
+                    break
+                out.append(rest[0])
+                buffer = rest[1:]
+                continue
+            candidate = rest[: end + 1]
+            if _MARK.fullmatch(candidate):
+                cleaned = self._clean(candidate)
+                if not cleaned and out and out[-1].endswith(" "):
+                    out[-1] = out[-1][:-1]  # "answer [9]." -> "answer."
+                out.append(cleaned)
+            else:
+                out.append(candidate)
+            buffer = rest[end + 1 :]
+        return "".join(out)
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        return held
