@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableLambda
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
 from rag.errors import StoreEmptyError
-from rag.evidence import pick_evidence, sentence_candidates
+from rag.evidence import Candidate, grounded, pick_evidence, sentence_candidates
 from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context
 from rag.retrieval import Hit, Retriever
 from rag.schemas import Answer, Citation, Timings
@@ -151,8 +151,8 @@ class Assistant:
             yield text
             return
 
-        sources = [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
-        candidates = sentence_candidates(hits[:3], query, query_vector, self.retriever)
+        candidates = sentence_candidates(hits, query, query_vector, self.retriever)
+        sources = condensed_sources(hits, candidates)
 
         budget = self.llm.n_ctx - int(overrides.get("max_tokens") or self.settings.max_tokens) - 8
         prompt, used_sources, _ = fit_to_context(
@@ -185,7 +185,7 @@ class Assistant:
             self.gate.release()
 
         text = "".join(pieces).strip()
-        evidence = pick_evidence(candidates, text, hits[:3], lang)
+        evidence = pick_evidence([c for c in candidates if c.rank < 3], text, hits[:3], lang)
         if not text:
             # The model said nothing useful: the quoted evidence is the answer.
             text = f"{evidence[0].text} [{evidence[0].n}]" if evidence else NOT_FOUND[lang]
@@ -193,16 +193,36 @@ class Assistant:
         cited = cited_numbers(text)
         evidence_ns = {e.n for e in evidence}
         citations = [
-            Citation(n=s.n, source=s.source, page=s.page, chunk_id=h.id, score=round(h.score, 4),
-                     snippet=snippet(h.text), text=h.text, used=s.n in cited or s.n in evidence_ns)
-            for s, h in zip(sources, hits, strict=True)
+            Citation(n=i + 1, source=h.source, page=h.page, chunk_id=h.id, score=round(h.score, 4),
+                     snippet=snippet(h.text), text=h.text,
+                     used=(i + 1) in cited or (i + 1) in evidence_ns)
+            for i, h in enumerate(hits)
         ]
         timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
         if timings.ttft_ms is None:
             timings.ttft_ms = timings.total_ms
-        result.answer = Answer(question=question, answer=text, found=True, citations=citations,
-                               evidence=evidence, timings=timings)
+        is_grounded = grounded(text, "\n".join(s.text for s in used_sources))
+        result.answer = Answer(question=question, answer=text, found=True, grounded=is_grounded,
+                               citations=citations, evidence=evidence, timings=timings)
 
 
-def hits_to_sources(hits: Sequence[Hit]) -> list[Source]:
-    return [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
+def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate], sentences: int = 2) -> list[Source]:
+    """The numbered sources as the model sees them: the sentences of the retrieved chunks that
+    best match the question (the evidence candidates), each under its chunk's number, best
+    chunk first. A small model answers far better from a few pertinent sentences than from
+    whole chunks, and the prompt is shorter (a faster first token). Chunks without sentence
+    breaks are given whole."""
+    ranked = sorted(candidates, key=lambda c: -c.score)[:sentences]
+    by_rank: dict[int, list[Candidate]] = {}
+    for c in ranked:
+        by_rank.setdefault(c.rank, []).append(c)
+    sources = []
+    for rank in sorted(by_rank, key=lambda r: -max(c.score for c in by_rank[r])):
+        hit = hits[rank]
+        mine = sorted(by_rank[rank], key=lambda c: hit.text.find(c.text))
+        sources.append(Source(n=rank + 1, source=hit.source, page=hit.page,
+                              text=" … ".join(c.text for c in mine)))
+    for i, hit in enumerate(hits):
+        if not any(c.rank == i for c in candidates):
+            sources.append(Source(n=i + 1, source=hit.source, page=hit.page, text=hit.text))
+    return sources

@@ -357,3 +357,16 @@ def build_llm(settings: Settings) -> LLMHandle:
     name = metadata.get("general.name") or path.stem
     return LLMHandle(llm=llm, fmt=fmt, n_ctx=settings.n_ctx, count_tokens=count_tokens,
                      name=str(name), raw=raw)
+
+
+def build_retriever(settings: Settings) -> Any:
+    from rag.retrieval import Retriever
+
+    return Retriever(settings, build_vectorstore(settings), build_embeddings(settings))
+
+
+def build_assistant(settings: Settings, llm: LLMHandle | None = None, retriever: Any = None) -> Any:
+    """The answering chain over the store and the model the settings name."""
+    from rag.chain import Assistant
+
+    return Assistant(settings, retriever or build_retriever(settings), llm or build_llm(settings))

@@ -73,6 +73,7 @@ class Answer(BaseModel):
     question: str = ""
     answer: str
     found: bool = True
+    grounded: bool = True  # False: the answer states numbers or words its sources do not hold
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
@@ -82,6 +83,7 @@ class Answer(BaseModel):
         return {
             "answer": self.answer,
             "found": self.found,
+            "grounded": self.grounded,
             "citations": [
                 c.model_dump(include={"n", "source", "page", "chunk_id", "score", "snippet", "used"})
                 for c in self.citations

@@ -1,0 +1,137 @@
+"""``python -m rag``: ask, chat, eval, config. A thin edge over :mod:`rag.chain`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.cli_common import run_main, setup_logging
+from rag.config import load_settings
+from rag.schemas import Answer
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
+    parser.add_argument("--collection", help="Chroma collection (default: RAG_COLLECTION)")
+    parser.add_argument("--top-k", type=int, help="sources per question (default: RAG_TOP_K)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature")
+    parser.add_argument("--max-tokens", type=int, help="maximum answer length in tokens")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Ask the knowledge base.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer one question, with sources")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="last stdout line: the answer as JSON")
+    _common(ask)
+    chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups understood)")
+    _common(chat)
+    sub.add_parser("eval", help="retrieval and answer quality on an eval folder (see --help)",
+                   add_help=False)
+    config = sub.add_parser("config", help="print the effective settings")
+    config.add_argument("--json", action="store_true")
+    return parser
+
+
+def render_sources(answer: Answer) -> str:
+    if not answer.found:
+        return ""
+    lines: list[str] = []
+    if not answer.grounded:
+        lines.append("Note: this answer states things its sources do not; rely on the quoted "
+                     "evidence below.")
+    if answer.evidence:
+        lines.append("Evidence:")
+        for ev in answer.evidence:
+            where = f"{ev.source}, page {ev.page}" if ev.page else ev.source
+            lines.append(f'  "{ev.text}" ({where}) [{ev.n}]')
+    lines.append("Sources:")
+    for c in answer.citations:
+        where = f"{c.source}, page {c.page}" if c.page else c.source
+        mark = "" if c.used else " (not cited)"
+        lines.append(f"  [{c.n}] {where}{mark}: {c.snippet}")
+    return "\n".join(lines)
+
+
+def render_timings(answer: Answer) -> str:
+    t = answer.timings
+    return (f"(retrieval {t.retrieval_ms:.0f} ms, first token {t.ttft_ms or 0:.0f} ms, total "
+            f"{t.total_ms / 1000:.1f} s, {t.prompt_tokens} prompt + {t.completion_tokens} answer tokens)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"top_k": args.top_k, "temperature": args.temperature, "max_tokens": args.max_tokens}
+
+
+def _on_event(kind: str, data: dict[str, Any]) -> None:
+    if kind == "queued":
+        print(f"(queued: {data.get('position', 1)} ahead of you, waiting for the model)", file=sys.stderr)
+
+
+def _ask_once(assistant: Any, question: str, history: list[Any], args: argparse.Namespace) -> Answer:
+    stream = assistant.stream(question, history, _on_event, **_overrides(args))
+    for piece in stream:
+        print(piece, end="", flush=True)
+    print()
+    answer = stream.answer
+    assert answer is not None
+    extra = render_sources(answer)
+    if extra:
+        print("\n" + extra)
+    print(render_timings(answer), file=sys.stderr)
+    return answer
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "eval":
+        from rag.eval import main as eval_main
+
+        return eval_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    setup_logging()
+
+    def body() -> int:
+        from rag import factories
+
+        overrides: dict[str, Any] = {}
+        if getattr(args, "store", None):
+            overrides["store_dir"] = args.store
+        if getattr(args, "collection", None):
+            overrides["collection"] = args.collection
+        settings = load_settings(**overrides)
+        if args.command == "config":
+            data = json.loads(settings.model_dump_json())
+            print(json.dumps(data, indent=None if args.json else 2, ensure_ascii=False))
+            return 0
+        assistant = factories.build_assistant(settings)
+        if args.command == "ask":
+            answer = _ask_once(assistant, args.question, [], args)
+            if args.json:
+                print(json.dumps(answer.contract(), ensure_ascii=False))
+            return 0
+        from rag.prompts import Turn
+
+        history: list[Turn] = []
+        print("Ask a question (an empty line or Ctrl-D ends).", file=sys.stderr)
+        while True:
+            try:
+                question = input("> ").strip()
+            except EOFError:
+                break
+            if not question or question.lower() in ("exit", "quit"):
+                break
+            answer = _ask_once(assistant, question, history, args)
+            history.append(Turn(question=question, answer=answer.answer))
+        return 0
+
+    return run_main(body, debug=getattr(args, "debug", False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
