@@ -151,7 +151,10 @@ class Assistant:
             yield text
             return
 
-        candidates = sentence_candidates(hits, query, query_vector, self.retriever)
+        # Evidence answers *this* question: a follow-up's own words pick the sentence, within
+        # chunks retrieved with the conversation's subject.
+        question_vector = query_vector if query == question else self.retriever.embed_query(question)
+        candidates = sentence_candidates(hits, question, question_vector, self.retriever)
         sources = condensed_sources(hits, candidates)
 
         budget = self.llm.n_ctx - int(overrides.get("max_tokens") or self.settings.max_tokens) - 8

@@ -44,7 +44,11 @@ class CitationFilter:
             end = rest.find("]")
             if end < 0:
                 if len(rest) <= self._MAX_HOLD and re.fullmatch(r"\[[\d,，\s]*", rest):
-                    self.held = rest  # maybe a marker: wait for more
+                    # Maybe a marker: wait for more, with the spaces before it.
+                    joined = "".join(out)
+                    stripped = joined.rstrip(" ")
+                    out = [stripped]
+                    self.held = joined[len(stripped):] + rest
                     break
                 out.append(rest[0])
                 buffer = rest[1:]
@@ -52,13 +56,19 @@ class CitationFilter:
             candidate = rest[: end + 1]
             if _MARK.fullmatch(candidate):
                 cleaned = self._clean(candidate)
-                if not cleaned and out and out[-1].endswith(" "):
-                    out[-1] = out[-1][:-1]  # "answer [9]." -> "answer."
+                if not cleaned:
+                    joined = "".join(out).rstrip(" ")  # "answer [9]." -> "answer."
+                    out = [joined]
                 out.append(cleaned)
             else:
                 out.append(candidate)
             buffer = rest[end + 1 :]
-        return "".join(out)
+        result = "".join(out)
+        if not self.held:
+            # Hold trailing spaces back: if an invalid marker follows, they go with it.
+            stripped = result.rstrip(" ")
+            self.held, result = result[len(stripped):], stripped
+        return result
 
     def flush(self) -> str:
         held, self.held = self.held, ""
