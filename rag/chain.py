@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnableLambda
 
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
-from rag.errors import StoreEmptyError
+from rag.errors import ConfigError, StoreEmptyError
 from rag.evidence import Candidate, grounded, pick_evidence, sentence_candidates
 from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context
 from rag.retrieval import Hit, Retriever
@@ -165,6 +165,14 @@ class Assistant:
         valid = {s.n for s in used_sources}
         citation_filter = CitationFilter(valid)
         params = {k: overrides[k] for k in ("temperature", "max_tokens") if overrides.get(k) is not None}
+        # Never ask llama.cpp for more than the context holds: shorten the answer if needed.
+        room = self.llm.n_ctx - timings.prompt_tokens - 4
+        if room < 16:
+            raise ConfigError(
+                f"the model's context (RAG_N_CTX={self.llm.n_ctx}) is too small for the prompt "
+                f"({timings.prompt_tokens} tokens): raise RAG_N_CTX (4096 is the default)"
+            )
+        params["max_tokens"] = min(int(params.get("max_tokens") or self.settings.max_tokens), room)
 
         pieces: list[str] = []
         queued = self.gate.acquire(on_event)

@@ -147,3 +147,14 @@ def test_cli_ask_empty_store_exit_code(tmp_path: Path) -> None:
     )
     assert result.returncode == 1 and "make ingest" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_context_never_overflows(kb: Path) -> None:
+    settings = load_settings(store_dir=kb, models_dir=ROOT / "data" / "models", n_ctx=768,
+                             max_tokens=400, top_k=8)
+    assistant = factories.build_assistant(settings)
+    history = [Turn("How many vacation days do full-time employees get? " * 20, "25 days. " * 40)
+               for _ in range(4)]
+    answer = assistant.answer("And how long is parental leave? " * 5, history)
+    assert answer.found and answer.timings.completion_tokens > 0
+    assert answer.timings.prompt_tokens + answer.timings.completion_tokens <= 768
