@@ -158,3 +158,16 @@ def test_context_never_overflows(kb: Path) -> None:
     answer = assistant.answer("And how long is parental leave? " * 5, history)
     assert answer.found and answer.timings.completion_tokens > 0
     assert answer.timings.prompt_tokens + answer.timings.completion_tokens <= 768
+
+
+def test_cli_chat_follow_up(kb: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "chat", "--store", str(kb)],
+        input="How many vacation days do full-time employees get per year?\nAnd for part-time staff working 60%?\n",
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "RAG_MODELS_DIR": str(ROOT / "data" / "models")},
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.split("Evidence:")[1:3]
+    assert "25 vacation days" in first
+    assert "15 days" in second or "pro rata" in second
