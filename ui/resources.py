@@ -1,0 +1,134 @@
+"""Heavy objects, built once per process and shared by every session (``st.cache_resource``
+over :mod:`rag.factories`): the language model, the embedder, and the store's retriever.
+
+The retriever is rebuilt when the store changes under it (a ``make ingest``, an upload, a
+delete): a long-lived Chroma client does not see another process's writes (it even fails on
+chunk ids it has not seen), so the catalog is checked on every script run and a change makes a
+fresh client. The model and the embedder are kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from rag import factories
+from rag.catalog import Catalog
+from rag.config import Settings, load_settings
+
+# Settings that do not change how the model is built (the model is kept when only these differ).
+_NOT_MODEL = {
+    "docs_dir", "store_dir", "collection", "chroma_host", "chroma_port", "embedding_model",
+    "embedding_device", "embedding_languages", "chunk_size", "chunk_overlap", "batch_size",
+    "max_file_size_mb", "parse_timeout_s", "top_k", "retrieval_mode", "candidates",
+    "min_relevance", "history_turns", "ui_host", "ui_port", "ui_language",
+}
+
+
+def settings() -> Settings:
+    """The settings, read for each script run (environment and ``.env``; RAG_STORE_DIR and
+    RAG_DOCS_DIR apply). Raises :class:`~rag.errors.ConfigError` on a bad value."""
+    return load_settings()
+
+
+def _key(settings: Settings, exclude: set[str] | None = None) -> str:
+    fields = set(type(settings).model_fields)
+    return settings.model_dump_json(exclude=(exclude or set()) & fields)
+
+
+# --- the model and the embedder ---------------------------------------------------------
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _llm(key: str, _settings: Settings) -> factories.LLMHandle:
+    return factories.build_llm(_settings)
+
+
+def llm(settings: Settings) -> factories.LLMHandle:
+    """The language model (one per process; its lock serialises every call)."""
+    return _llm(_key(settings, _NOT_MODEL), settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _embedder_label(model: str | None, device: str, _settings: Settings) -> str:
+    return factories.embedder_info(_settings).label()
+
+
+def embedder_label(settings: Settings) -> str:
+    return _embedder_label(settings.embedding_model, settings.embedding_device, settings)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _embeddings(model: str | None, device: str, _settings: Settings) -> Any:
+    return factories.build_embeddings(_settings)
+
+
+def embeddings(settings: Settings) -> Any:
+    """The embedder (one per process)."""
+    return _embeddings(settings.embedding_model, settings.embedding_device, settings)
+
+
+# --- the store --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    documents: int = 0
+    chunks: int = 0
+    last_sync: float | None = None
+
+    @property
+    def stamp(self) -> tuple[int, int, float | None]:
+        """Changes whenever the store does (the catalog is written after Chroma)."""
+        return (self.documents, self.chunks, self.last_sync)
+
+
+def store_stats(settings: Settings) -> StoreStats:
+    """Documents, chunks and last sync, read from the catalog (cheap; read-only)."""
+    catalog = Catalog.open_readonly(settings.store_dir)
+    if catalog is None:
+        return StoreStats()
+    try:
+        last = catalog.get_meta("last_sync")
+        return StoreStats(documents=len(catalog.files()), chunks=catalog.chunk_count(),
+                          last_sync=float(last) if last else None)
+    except sqlite3.Error:  # the first ingestion is creating the catalog right now
+        return StoreStats()
+    finally:
+        catalog.close()
+
+
+class StoreHandle:
+    """The retriever over one store, rebuilt (with a fresh Chroma client) when the store
+    changes. Shared by all sessions; a session holding the previous retriever keeps using it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._retriever: Any = None
+        self._stamp: object = None
+
+    def retriever(self, stamp: object, *, force: bool = False) -> Any:
+        with self._lock:
+            if force or self._retriever is None or stamp != self._stamp:
+                factories.reset_chroma_cache()
+                embeddings(self.settings)  # built once, through the shared cache
+                self._retriever = factories.build_retriever(self.settings)
+                self._stamp = stamp
+            return self._retriever
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _store(key: str, _settings: Settings) -> StoreHandle:
+    return StoreHandle(_settings)
+
+
+def store(settings: Settings) -> StoreHandle:
+    return _store(_key(settings), settings)
+
+
+def assistant(settings: Settings, *, refresh: bool = False) -> Any:
+    """An :class:`~rag.chain.Assistant` over the shared model and the current retriever.
+    ``refresh`` forces a fresh Chroma client (after a read failed on a changed store)."""
+    retriever = store(settings).retriever(store_stats(settings).stamp, force=refresh)
+    return factories.build_assistant(settings, llm=llm(settings), retriever=retriever)
