@@ -1,0 +1,165 @@
+"""The chat page in a real browser: Debian's Chromium, driven headless by Playwright, against the
+app started on a free port. Also checks that the page loads nothing from outside the machine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.ui.conftest import APP, ARTIFACTS, EN_QUESTION, KB
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+ANSWER_TIMEOUT_MS = 180_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"streamlit did not start in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(ui_kb: KB) -> Iterator[str]:
+    """`streamlit run ui/app.py` on a free port over the tiny knowledge base."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_STORE_DIR=str(ui_kb.store), RAG_DOCS_DIR=str(ui_kb.docs),
+               RAG_MODELS_DIR=str(ROOT / "data" / "models"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "streamlit.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Session:
+    """One browser tab on the page, recording every request it makes."""
+
+    def __init__(self, browser: Any, url: str, locale: str = "en-US") -> None:
+        self.url = url
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+        self.page = self.context.new_page()
+        self.requests: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("websocket", lambda ws: self.requests.append(ws.url))
+        self.page.goto(url)
+        self.input = self.page.get_by_test_id("stChatInputTextArea")
+        self.input.wait_for(timeout=60_000)
+
+    def ask(self, question: str) -> None:
+        self.input.fill(question)
+        self.input.press("Enter")
+
+    def answered(self) -> bool:
+        return self.page.get_by_test_id("stChatMessage").nth(1).get_by_test_id("stExpander").count() > 0
+
+    def wait_for_answer(self) -> Any:
+        message = self.page.get_by_test_id("stChatMessage").nth(1)
+        message.get_by_test_id("stExpander").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        return message
+
+    def external_requests(self) -> list[str]:
+        host = self.url.split("//", 1)[1]
+        local = (f"http://{host}", f"ws://{host}", "data:", "blob:", "about:")
+        return [u for u in self.requests if not u.startswith(local)]
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_ask_in_the_browser_streams_an_answer_with_its_sources(server: str, browser: Any) -> None:
+    tab = Session(browser, server)
+    try:
+        tab.ask(EN_QUESTION)
+        message = tab.wait_for_answer()
+        tab.page.wait_for_load_state("networkidle")
+        text = message.inner_text()
+        assert "en/handbook.md" in text  # the source: file ...
+        assert "25 vacation days" in text  # ... and the quoted evidence
+        message.get_by_test_id("stExpander").first.click()  # the passage opens
+        message.get_by_text("pro rata to their contract").first.wait_for(timeout=10_000)
+        tab.page.wait_for_timeout(800)  # the expander's opening animation
+        tab.page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+        assert tab.external_requests() == []
+    finally:
+        tab.close()
+
+
+def test_two_sessions_asking_at_once_both_get_answers(server: str, browser: Any) -> None:
+    first, second = Session(browser, server), Session(browser, server, locale="zh-CN")
+    try:
+        first.ask(EN_QUESTION)
+        second.ask("上海办公室正式员工每年有多少天带薪年假？")
+        queued = False
+        deadline = time.monotonic() + ANSWER_TIMEOUT_MS / 1000
+        while not (first.answered() and second.answered()) and time.monotonic() < deadline:
+            queued = queued or any(
+                tab.page.get_by_text("Queued").count() or tab.page.get_by_text("排队中").count()
+                for tab in (first, second)
+            )
+            time.sleep(0.1)
+        assert "en/handbook.md" in first.wait_for_answer().inner_text()
+        assert "员工手册.md" in second.wait_for_answer().inner_text()
+        second.page.screenshot(path=str(ARTIFACTS / "chat-zh.png"), full_page=True)
+        assert queued, "the session that waited for the model was not told it was queued"
+        assert first.external_requests() == [] and second.external_requests() == []
+    finally:
+        first.close()
+        second.close()

@@ -1,0 +1,167 @@
+"""The documents page: what the knowledge base holds, uploads, deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.manage import delete_document, document_file
+from rag.catalog import Catalog, FileRecord
+from rag.config import Settings
+from rag.errors import RagError
+from ui import resources, uploads
+from ui.i18n import t
+
+FLASH = "docs_flash"  # (kind, message) shown once at the top after a delete
+CONFIRM = "docs_confirm_delete"
+
+
+def catalog_view(settings: Settings) -> tuple[dict[str, FileRecord], dict[str, str]]:
+    """Files in the store, and files that failed (source -> error)."""
+    catalog = Catalog.open_readonly(settings.store_dir)
+    if catalog is None:
+        return {}, {}
+    try:
+        return catalog.files(), {s: f[2] for s, f in catalog.failures().items()}
+    except Exception:  # noqa: BLE001 - the first ingestion is creating the catalog right now
+        return {}, {}
+    finally:
+        catalog.close()
+
+
+def upload_form(settings: Settings) -> None:
+    st.subheader(t("upload"))
+    types = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader(
+            t("upload_label"),
+            type=types, accept_multiple_files=True, key="upload_files",
+            max_upload_size=max(1, math.ceil(settings.max_file_size_mb)),
+        )
+        submitted = st.form_submit_button(t("upload_button"), icon=":material/upload:")
+    if not submitted:
+        return
+    if not files:
+        st.warning(t("upload_none"))
+        return
+    bar = st.progress(0.0, text=t("ingesting", done=0, total=len(files), chunks=0))
+    state = {"done": 0, "total": len(files), "chunks": 0}
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if kind == "files":
+            state["done"], state["total"] = done, max(total, 1)
+        else:
+            state["chunks"] = done
+        bar.progress(min(1.0, state["done"] / state["total"]), text=t("ingesting", **state))
+
+    try:
+        result = uploads.ingest_uploads(settings, [(f.name, f.getvalue()) for f in files], progress)
+    except RagError as exc:
+        bar.empty()
+        st.error(str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001 - a message, never a traceback
+        bar.empty()
+        st.error(t("upload_failed", file=", ".join(f.name for f in files),
+                   error=f"{type(exc).__name__}: {exc}"))
+        return
+    bar.empty()
+    if result.added:
+        st.success(t("upload_ok", files=", ".join(f"`{s}`" for s in result.added)),
+                   icon=":material/check_circle:")
+    for failure in result.failed:
+        st.error(t("upload_failed", file=failure.path, error=failure.error))
+
+
+def document_table(files: dict[str, FileRecord]) -> None:
+    st.subheader(t("doc_list"))
+    if not files:
+        st.info(t("no_docs"))
+        return
+    rows = [
+        {
+            t("col_file"): r.source,
+            t("col_pages"): r.pages,
+            t("col_chunks"): r.chunks,
+            t("col_size"): round(r.size / 1024, 1),
+            t("col_ingested"): dt.datetime.fromtimestamp(r.ingested_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        for r in sorted(files.values(), key=lambda r: r.source)
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch", placeholder="—")
+
+
+def _do_delete(settings: Settings, source: str) -> None:
+    st.session_state[CONFIRM] = None
+    try:
+        gone = delete_document(settings, source)
+    except RagError as exc:
+        st.session_state[FLASH] = ("error", str(exc))
+        return
+    except Exception as exc:  # noqa: BLE001
+        st.session_state[FLASH] = ("error", f"{type(exc).__name__}: {exc}")
+        return
+    key = "deleted" if gone else "delete_missing"
+    st.session_state[FLASH] = ("success" if gone else "warning", t(key, source=source))
+
+
+def _ask_confirm() -> None:
+    st.session_state[CONFIRM] = st.session_state.get("delete_pick")
+
+
+def _cancel() -> None:
+    st.session_state[CONFIRM] = None
+
+
+def delete_section(settings: Settings, files: dict[str, FileRecord], failures: dict[str, str]) -> None:
+    sources = sorted(set(files) | set(failures))
+    if not sources:
+        return
+    st.subheader(t("delete"))
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.selectbox(t("delete_pick"), sources, key="delete_pick")
+    right.button(t("delete_button"), icon=":material/delete:", on_click=_ask_confirm,
+                 key="delete_ask", width="stretch")
+    source = st.session_state.get(CONFIRM)
+    if source not in sources:
+        return
+    record = files.get(source)
+    root = record.root if record else None
+    on_disk = root is not None and document_file(settings, root, source) is not None
+    outside = root is not None and not on_disk
+    extra = t("delete_and_file") if on_disk else ""
+    st.warning(t("delete_confirm", source=source, and_file=extra)
+               + (t("delete_outside") if outside else ""), icon=":material/warning:")
+    yes, no = st.columns(2)
+    yes.button(t("delete_yes"), type="primary", on_click=_do_delete, args=(settings, source),
+               key="delete_yes", width="stretch")
+    no.button(t("cancel"), on_click=_cancel, key="delete_cancel", width="stretch")
+
+
+def main() -> None:
+    try:
+        settings = resources.settings()
+    except RagError as exc:
+        st.error(t("settings_error", error=exc))
+        st.stop()
+    st.title(t("docs_title"))
+    folder = Path(settings.docs_dir) / uploads.UPLOADS
+    st.caption(t("docs_intro", folder=folder))
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    upload_form(settings)
+    files, failures = catalog_view(settings)
+    document_table(files)
+    delete_section(settings, files, failures)
+    if failures:
+        with st.expander(t("failures", n=len(failures)), icon=":material/report:"):
+            for source, error in sorted(failures.items()):
+                st.markdown(f"- `{source}`: {error}")
+
+
+main()
