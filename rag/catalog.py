@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,21 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
 
+# Version of the lexical tokenisation. A catalog indexed by another version is re-indexed by the
+# next sync (see Catalog.__init__). 2: CJK characters indexed as well as bigrams; diacritics
+# folded before stemming.
+LEXICAL_VERSION = "2"
+
+# The interrogative of a question names what is asked for, not what the answer passage says:
+# documents rarely contain it, so its IDF is high and it pulls in whatever text happens to hold
+# "what" or "什么". The first one in the question is dropped before lexical matching (only the
+# first: "Who produces Doctor Who?" keeps the title). Longest alternatives first.
+_INTERROGATIVE = re.compile(
+    r"\b(?:what|which|who|whom|whose|when|where|why|how)\b"
+    r"|为什么|什么|哪些|哪个|哪里|哪儿|哪|谁|多少|怎么样|怎么|怎样|如何",
+    re.IGNORECASE,
+)
+
 
 @lru_cache(maxsize=1)
 def _stem() -> Callable[[str], str]:
@@ -59,21 +75,79 @@ def _stem() -> Callable[[str], str]:
     return lru_cache(maxsize=200_000)(stemmer.stemWord)
 
 
-def lexical_tokens(text: str) -> list[str]:
-    """Words for alphabetic scripts (lower-cased, English-stemmed), character bigrams (and the
-    single characters of one-character runs) for Chinese and other CJK text."""
+def _fold(word: str) -> str:
+    """Lower-case, diacritics removed (as SQLite's unicode61 tokenizer does in the index)."""
+    word = word.lower()
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def lexical_runs(text: str) -> list[list[str]]:
+    """The text as runs of consecutive units: stemmed words (a run of words ends only at CJK
+    text), or the characters of one CJK run. Adjacent units of a run form the text's phrases."""
     stem = _stem()
-    tokens: list[str] = []
+    runs: list[list[str]] = []
+    words: list[str] = []
     for match in _TOKEN.finditer(text):
         run = match.group(0)
         if _IS_CJK.match(run):
-            if len(run) == 1:
-                tokens.append(run)
-            else:
-                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            if words:
+                runs.append(words)
+                words = []
+            runs.append(list(run))
         else:
-            tokens.append(stem(run.lower()))
+            words.append(stem(_fold(run)))
+    if words:
+        runs.append(words)
+    return runs
+
+
+def terms_and_phrases(text: str) -> tuple[list[str], list[str]]:
+    """Units (words, CJK characters) and phrases (adjacent word pairs "a b", CJK bigrams)."""
+    terms: list[str] = []
+    phrases: list[str] = []
+    for run in lexical_runs(text):
+        terms.extend(run)
+        if run and _IS_CJK.match(run[0]):
+            phrases.extend(a + b for a, b in zip(run, run[1:]))
+        else:
+            phrases.extend(f"{a} {b}" for a, b in zip(run, run[1:]))
+    return terms, phrases
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Words for alphabetic scripts (lower-cased, diacritics folded, English-stemmed), character
+    bigrams (and the single characters of one-character runs) for Chinese and other CJK text."""
+    tokens: list[str] = []
+    for run in lexical_runs(text):
+        if _IS_CJK.match(run[0]):
+            tokens.extend(run if len(run) == 1 else (a + b for a, b in zip(run, run[1:])))
+        else:
+            tokens.extend(run)
     return tokens
+
+
+def index_tokens(text: str) -> list[str]:
+    """What the BM25 index holds: :func:`lexical_tokens` plus every CJK character.
+
+    Characters and bigrams together are the usual way to index Chinese without a dictionary
+    (bigrams alone miss one-character words and names split differently in the question);
+    word segmenters (jieba) were measured and added nothing on top of them.
+    """
+    tokens: list[str] = []
+    for run in lexical_runs(text):
+        if _IS_CJK.match(run[0]):
+            tokens.extend(run)
+            tokens.extend(a + b for a, b in zip(run, run[1:]))
+        else:
+            tokens.extend(run)
+    return tokens
+
+
+def query_text(question: str) -> str:
+    """The question as matched lexically: its first interrogative word removed."""
+    return _INTERROGATIVE.sub(" ", question, count=1)
 
 
 @dataclass(slots=True)
@@ -101,6 +175,23 @@ class Catalog:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.executescript(_SCHEMA)
         self.conn.execute("PRAGMA busy_timeout=30000")
+        if not readonly:
+            self._check_lexical_version()
+
+    def _check_lexical_version(self) -> None:
+        """A catalog indexed with another tokenisation gets every file marked changed, so the
+        sync that opened it re-indexes them all (removed files are still removed as usual)."""
+        if self.get_meta("lexical_version") == LEXICAL_VERSION:
+            return
+        with self.conn:
+            self.conn.execute("UPDATE files SET sha256 = 'reindex:' || sha256 "
+                              "WHERE sha256 NOT LIKE 'reindex:%'")
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('lexical_version', ?)",
+                              (LEXICAL_VERSION,))
+
+    def lexical_version(self) -> str | None:
+        """The tokenisation the index was built with (None: before versions were recorded)."""
+        return self.get_meta("lexical_version")
 
     @classmethod
     def open_readonly(cls, store_dir: Path) -> Catalog | None:
@@ -157,7 +248,7 @@ class Catalog:
             self.conn.execute("DELETE FROM chunks_fts WHERE source = ?", (record.source,))
             self.conn.executemany(
                 "INSERT INTO chunks_fts(tokens, chunk_id, source) VALUES (?, ?, ?)",
-                [(" ".join(lexical_tokens(text)), cid, record.source) for cid, text in chunks],
+                [(" ".join(index_tokens(text)), cid, record.source) for cid, text in chunks],
             )
             self.conn.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -186,9 +277,26 @@ class Catalog:
         rows = self.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms)
         return total, {term: int(doc) for term, doc in rows}
 
+    def phrase_frequencies(self, phrases: Iterable[str]) -> dict[str, int]:
+        """Phrase ("a b": two words in a row; a CJK bigram is one indexed token) -> number of
+        chunks holding it."""
+        out: dict[str, int] = {}
+        words = [p for p in dict.fromkeys(phrases) if " " in p]
+        bigrams = [p for p in dict.fromkeys(phrases) if " " not in p]
+        if bigrams:
+            out.update(self.document_frequencies(bigrams)[1])
+        for phrase in words:
+            match = '"' + phrase.replace('"', '""') + '"'
+            row = self.conn.execute(
+                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)
+            ).fetchone()
+            out[phrase] = int(row[0])
+        return out
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """BM25 over the chunks: (chunk_id, score), best first; higher score is better."""
-        terms = list(dict.fromkeys(lexical_tokens(query)))
+        """BM25 over the chunks: (chunk_id, score), best first; higher score is better. The
+        query's first interrogative word is not matched (see :func:`query_text`)."""
+        terms = list(dict.fromkeys(index_tokens(query_text(query))))
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     candidates: int = Field(
         30, ge=1, description="Candidates each retriever contributes before fusion."
     )
+    embedding_languages: str | None = Field(
+        None,
+        description="Languages the embedding model understands, comma-separated ISO codes "
+        "(en,zh) or 'multilingual'. Empty: read from the model card (README.md). Questions in "
+        "other languages are answered by BM25 alone.",
+    )
     min_relevance: float = Field(
         0.25,
         ge=0.0,
@@ -125,7 +131,7 @@ class Settings(BaseSettings):
         "auto", description="Language of the chat page labels (auto: from the browser)."
     )
 
-    @field_validator("embedding_model", "chroma_host", mode="before")
+    @field_validator("embedding_model", "chroma_host", "embedding_languages", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,25 +1,51 @@
-"""Retrieval: dense (Chroma) and lexical (BM25 over words and CJK bigrams), fused.
+"""Retrieval: dense (Chroma) and lexical (BM25 over words, CJK characters and bigrams), fused.
 
-Fusion rule. Every candidate that either retriever proposes is scored by *both* signals on an
-absolute 0..1 scale, and the two are added:
+Candidates. Each retriever proposes its ``candidates`` best chunks (dense: cosine similarity of
+the embeddings; lexical: BM25 in SQLite FTS5, question without its interrogative word); the
+union is scored by every retriever that has a vote, and sorted.
 
-* ``dense``: cosine similarity between the question and the chunk embeddings;
-* ``lexical``: the share of the question's information (IDF-weighted terms) that the chunk
-  contains.
+Fusion rule (mode ``hybrid``), three parts, none of them with a weight fitted to a data set:
 
-Both scales are fixed, not re-normalised per query, so a retriever that cannot tell the chunks
-apart (e.g. an English-only embedder on Chinese text: all cosines alike) adds about the same to
-every candidate and leaves the order to the one that can; rank fusion (RRF) instead gives a
-useless ranking the same vote as a good one. BM25 rank breaks ties. Nothing here is tuned to a
-data set: there are no weights at all.
+1. **A retriever that does not understand the question gets no vote.** The embedding model's
+   card (``README.md`` of the sentence-transformers folder, YAML ``language:``) declares its
+   languages. When the question's script (Chinese, Japanese, Korean, else Latin taken as
+   English) is not among them, the dense retriever is not queried at all: an English-only
+   embedder (the default all-MiniLM-L6-v2) gives Chinese text cosines that are noise, and any
+   fusion that counts noise lowers the result (measured on CMRC 2018: dense alone finds the
+   passage in the top 5 for 16% of the questions, BM25 for 99%). A card that says
+   ``multilingual`` or lists the language, or no card / no ``language`` field, keeps the dense
+   vote; ``RAG_EMBEDDING_LANGUAGES`` overrides the card.
+2. **Two votes are added on absolute 0..1 scales**, not re-normalised per question:
+   ``dense`` is the cosine similarity; ``lexical`` is how much of the question the chunk
+   contains: the mean of the IDF-weighted share of the question's terms (words, CJK
+   characters) and of its phrases (adjacent word pairs, CJK bigrams) found in the chunk and its
+   title line. Fixed scales are what keeps a weak retriever from dragging a strong one down: a
+   retriever that cannot tell the chunks apart gives them all about the same score, which adds
+   a constant and leaves the order to the other one, while rank fusion (RRF) or per-question
+   min-max scaling would give its arbitrary order the same weight as a good one. BM25's own
+   score has no fixed scale (it grows with the question's length and the corpus), which is why
+   term/phrase coverage, not BM25, is the lexical vote; the phrase half rewards chunks that
+   hold the question's words together, as in sequential-dependence models.
+3. **With a single vote there is nothing to fuse**: its own ranking is used, i.e. BM25's when
+   the dense retriever has no vote. Ties are broken by BM25 rank, then dense rank.
+
+Measured on ``../shared/eval`` with the default models (chunks of 200 tokens): English recall@5
+0.97 / MRR@10 0.89 against BM25 0.93 / 0.83 and dense 0.86 / 0.73; Chinese 0.99 / 0.98, the
+same as BM25 since dense has no vote there (see ``docs/eval.md``).
+
+``relevance(hit)`` = max(dense, lexical) is what the threshold ``min_relevance`` is compared to.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -27,8 +53,15 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.catalog import Catalog, lexical_tokens
+from rag.catalog import LEXICAL_VERSION, Catalog, lexical_tokens, query_text, terms_and_phrases
 from rag.config import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Hit", "KnowledgeBaseRetriever", "Retriever", "card_languages", "dense_understands",
+    "lexical_coverage", "lexical_tokens", "question_language", "relevance",
+]
 
 
 @dataclass(slots=True)
@@ -44,6 +77,8 @@ class Hit:
     bm25_rank: int | None = None
     dense_rank: int | None = None
     score: float = 0.0
+    terms: float = 0.0  # share of the question's (IDF-weighted) terms in the chunk
+    phrases: float = 0.0  # share of its phrases
     embedding: list[float] | None = field(default=None, repr=False)
 
     @property
@@ -67,16 +102,114 @@ class Hit:
 
 
 def idf(total: int, df: int) -> float:
+    """BM25's IDF, kept positive (log(1 + ...)) so that common terms weigh little, not less
+    than nothing."""
     return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
 
 
-def lexical_coverage(query_terms: dict[str, float], text: str) -> float:
-    """Share of the question's IDF weight whose terms occur in ``text`` (0..1)."""
-    weight = sum(query_terms.values())
-    if weight <= 0:
-        return 0.0
-    present = set(lexical_tokens(text))
-    return sum(w for t, w in query_terms.items() if t in present) / weight
+def _share(weights: dict[str, float], present: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
+
+
+def lexical_coverage(query_terms: dict[str, float], text: str,
+                     query_phrases: dict[str, float] | None = None) -> float:
+    """How much of the question ``text`` contains (0..1): the mean of the weighted share of the
+    question's terms and of its phrases found in it (terms only when the question has no
+    phrase). Weights are IDFs: see :meth:`Retriever.search`."""
+    terms, phrases = terms_and_phrases(text)
+    share = _share(query_terms, set(terms))
+    if not query_phrases:
+        return share
+    return (share + _share(query_phrases, set(phrases))) / 2
+
+
+# --- which languages the embedder understands ----------------------------------------------
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+ANY_LANGUAGE = "*"
+_ALIASES = {"chinese": "zh", "english": "en", "japanese": "ja", "korean": "ko", "cn": "zh"}
+
+
+def question_language(text: str) -> str:
+    """ISO 639-1 code guessed from the script: 'ja' (kana), 'ko' (hangul), 'zh' (Chinese
+    characters at least a third as many as Latin letters, as in :func:`rag.prompts.detect_language`),
+    else 'en' (a Latin-script question is taken as English)."""
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
+    han = len(_HAN.findall(text))
+    return "zh" if han and han * 3 >= len(_LATIN.findall(text)) else "en"
+
+
+def _normalise_language(code: str) -> str:
+    code = code.strip().strip("'\"").lower()
+    if code in ("multilingual", "multi", "*", "any", "all"):
+        return ANY_LANGUAGE
+    code = _ALIASES.get(code, code)
+    return re.split(r"[-_]", code)[0]
+
+
+@lru_cache(maxsize=8)
+def card_languages(model_dir: str) -> frozenset[str] | None:
+    """Languages declared by the model card's YAML front matter (``language: en`` or a list;
+    ``multilingual`` gives ``{"*"}``), or None when there is no card or no ``language`` field."""
+    card = Path(model_dir) / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.match(r"\ufeff?---\s*\n(.*?)\n---\s*(?:\n|$)", text, re.DOTALL)
+    if not match:
+        return None
+    front = match.group(1)
+    tags: Any = None
+    try:
+        import yaml
+
+        data = yaml.safe_load(front)
+        value = data.get("language") if isinstance(data, dict) else None
+        tags = data.get("tags") if isinstance(data, dict) else None
+    except Exception:  # noqa: BLE001 - no PyYAML or odd YAML: read the one field by hand
+        value = _language_field(front)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else [str(v) for v in value or []]
+    if isinstance(tags, list) and "multilingual" in (str(t).lower() for t in tags):
+        values.append("multilingual")
+    codes = frozenset(_normalise_language(v) for v in values if str(v).strip())
+    return codes or None
+
+
+def _language_field(front: str) -> list[str] | None:
+    lines = front.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"language:\s*(.*)$", line)
+        if not m:
+            continue
+        inline = m.group(1).strip()
+        if inline.startswith("["):
+            return [v for v in re.split(r"[,\[\]\s]+", inline) if v]
+        if inline:
+            return [inline]
+        items = []
+        for follow in lines[i + 1:]:
+            item = re.match(r"\s*-\s*(.+)$", follow)
+            if not item:
+                break
+            items.append(item.group(1))
+        return items
+    return None
+
+
+def dense_understands(languages: frozenset[str] | None, question: str) -> bool:
+    """Whether an embedder declaring ``languages`` can judge a question in this language."""
+    if languages is None or ANY_LANGUAGE in languages:
+        return True
+    return question_language(question) in languages
 
 
 class Retriever:
@@ -87,11 +220,21 @@ class Retriever:
         self.vectorstore = vectorstore
         self.embeddings = embeddings
         self._local = threading.local()
+        self._warned = False
 
     def _catalog(self) -> Catalog | None:
         catalog = getattr(self._local, "catalog", None)
         if catalog is None:
             catalog = Catalog.open_readonly(self.settings.store_dir)
+            if catalog is not None and not self._warned and catalog.chunk_count():
+                version = catalog.lexical_version()
+                if version != LEXICAL_VERSION:
+                    self._warned = True
+                    log.warning(
+                        "the lexical index of %s was built by an older version: run "
+                        "`python -m ingest` once to re-index it (better Chinese retrieval)",
+                        self.settings.store_dir,
+                    )
             self._local.catalog = catalog
         return catalog
 
@@ -102,23 +245,47 @@ class Retriever:
     def embed_query(self, question: str) -> list[float]:
         return self.embeddings.embed_query(question)
 
+    def embedder_languages(self) -> frozenset[str] | None:
+        """Languages the embedder understands: ``RAG_EMBEDDING_LANGUAGES``, else its card."""
+        configured = getattr(self.settings, "embedding_languages", None)
+        if configured:
+            return frozenset(_normalise_language(c) for c in configured.split(",") if c.strip())
+        try:
+            from rag.factories import embedding_model_dir
+
+            return card_languages(str(embedding_model_dir(self.settings)))
+        except Exception:  # noqa: BLE001 - unknown embedder: keep its vote
+            return None
+
+    def uses_dense(self, question: str, mode: str | None = None) -> bool:
+        """Whether ``search`` in this mode asks the dense retriever about this question."""
+        mode = mode or self.settings.retrieval_mode
+        if mode == "dense":
+            return True
+        if mode == "bm25":
+            return False
+        return dense_understands(self.embedder_languages(), question)
+
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                query_vector: list[float] | None = None) -> list[Hit]:
-        """The ``k`` best chunks for the question, best first."""
+        """The ``k`` best chunks for the question, best first (see the module docstring)."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         n = max(self.settings.candidates, k)
         hits: dict[str, Hit] = {}
         catalog = self._catalog()
+        use_dense = self.uses_dense(question, mode)
+        use_lexical = mode in ("hybrid", "bm25") and catalog is not None
 
-        vector = query_vector
-        if mode in ("hybrid", "dense"):
-            vector = vector or self.embed_query(question)
+        vector = None
+        if use_dense:
+            vector = query_vector or self.embed_query(question)
             results = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=n)
             for rank, (doc, distance) in enumerate(results, start=1):
                 hits[doc.id] = Hit(id=doc.id, text=doc.page_content, metadata=dict(doc.metadata),
                                    dense=1.0 - float(distance), dense_rank=rank)
-        if mode in ("hybrid", "bm25") and catalog is not None:
+        if use_lexical:
+            assert catalog is not None
             lexical = catalog.search(question, n)
             missing = [cid for cid, _ in lexical if cid not in hits]
             if missing:
@@ -134,30 +301,44 @@ class Retriever:
                 if cid in hits:
                     hits[cid].bm25_rank = rank
                     hits[cid].bm25 = score
-
         if not hits:
             return []
-        terms = dict.fromkeys(lexical_tokens(question))
-        total, dfs = catalog.document_frequencies(terms) if catalog else (0, {})
-        weights = {t: idf(total, dfs.get(t, 0)) for t in terms}
+
+        self._score_lexical(question, list(hits.values()), catalog)
         for hit in hits.values():
-            hit.lexical = lexical_coverage(weights, hit.header() + "\n" + hit.text)
             if mode == "dense":
                 hit.score = hit.dense
-            elif mode == "bm25":
-                hit.score = hit.lexical
-            else:
+            elif use_dense and mode == "hybrid":
                 hit.score = hit.dense + hit.lexical
+            else:
+                hit.score = hit.lexical
         big = 10**9
 
         def order(hit: Hit) -> tuple[float, int, int]:
-            if mode == "bm25":
-                return (0.0, hit.bm25_rank or big, 0)
             if mode == "dense":
                 return (0.0, hit.dense_rank or big, 0)
+            if not use_dense:  # one vote: BM25's own ranking
+                return (0.0, hit.bm25_rank or big, 0)
             return (-hit.score, hit.bm25_rank or big, hit.dense_rank or big)
 
         return sorted(hits.values(), key=order)[:k]
+
+    def _score_lexical(self, question: str, hits: list[Hit], catalog: Catalog | None) -> None:
+        """Set ``terms``, ``phrases`` and ``lexical`` (their mean) of every hit."""
+        q_terms, q_phrases = terms_and_phrases(query_text(question))
+        q_terms, q_phrases = list(dict.fromkeys(q_terms)), list(dict.fromkeys(q_phrases))
+        if catalog is not None:
+            total, term_df = catalog.document_frequencies(q_terms)
+            phrase_df = catalog.phrase_frequencies(q_phrases) if q_phrases else {}
+        else:
+            total, term_df, phrase_df = 0, {}, {}
+        term_w = {t: idf(total, term_df.get(t, 0)) for t in q_terms}
+        phrase_w = {p: idf(total, phrase_df.get(p, 0)) for p in q_phrases}
+        for hit in hits:
+            terms, phrases = terms_and_phrases(hit.header() + "\n" + hit.text)
+            hit.terms = _share(term_w, set(terms))
+            hit.phrases = _share(phrase_w, set(phrases)) if phrase_w else hit.terms
+            hit.lexical = (hit.terms + hit.phrases) / 2
 
     def relevant(self, hits: list[Hit]) -> list[Hit]:
         """Hits above the relevance threshold (see :func:`relevance`)."""

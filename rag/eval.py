@@ -1,0 +1,389 @@
+"""``python -m rag eval EVAL_DIR --lang en|zh``: retrieval (and optionally answer) quality over an
+eval folder in the ``../shared/eval`` format (``docs_<lang>/*.md``, ``questions_<lang>.jsonl``).
+
+Retrieval: the documents are ingested into a fresh temporary store (or ``--store DIR`` is synced
+and reused), then every question is searched three ways in the same run: the project's retriever
+(hybrid), and the BM25-only and dense-only baselines. A retrieved chunk is a hit when it comes
+from the question's ``doc`` and overlaps its gold ``context`` (:func:`rag.metrics.chunk_hits`).
+Scores: recall@1/5/10 and MRR@10 of the first hit (plus recall@k / MRR@k for another ``--k``).
+
+Answers (``--answers N``): the first N questions are answered with the configured model and
+scored against the gold answers: SQuAD exact match / F1 (English) or CMRC 2018 F1 / EM (Chinese),
+containment of a gold answer in the answer, citation accuracy (a cited chunk contains a gold
+answer) and evidence accuracy (the first quoted evidence sentence contains one), matched on word
+and number boundaries (:func:`rag.metrics.contains_answer`).
+
+With ``--json`` the last stdout line is one JSON object (see ``/work/shared/DESIGN.md``):
+``{"retriever": {...}, "baselines": {"bm25": {...}, "dense": {...}}, "answers": {...}, ...}``.
+Progress goes to stderr. Exit codes: 0 done, 1 unexpected failure, 2 usage or configuration
+error (a missing folder, an invalid setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError
+from rag.metrics import (
+    RetrievalScores,
+    chunk_hits,
+    cmrc_exact_match,
+    cmrc_f1,
+    contains_answer,
+    first_hit_rank,
+    mrr_at_k,
+    recall_at_k,
+    squad_exact_match,
+    squad_f1,
+)
+
+LANGS = ("en", "zh")
+MODES = {"retriever": "hybrid", "bm25": "bm25", "dense": "dense"}
+
+ProgressFn = Callable[[str], None]
+
+
+class EvalQuestion(BaseModel):
+    id: str
+    question: str
+    answers: list[str]
+    doc: str
+    context: str
+
+
+class AnswerScores(BaseModel):
+    """Answer quality over the first ``n`` questions (all shares in 0..1)."""
+
+    n: int
+    exact_match: float
+    f1: float
+    contains: float = Field(description="the answer contains a gold answer")
+    found: float = Field(description="the assistant answered (did not say 'not found')")
+    citation_accuracy: float
+    evidence_accuracy: float
+    seconds_per_answer: float
+    model: str = ""
+    items: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class EvalResult(BaseModel):
+    """Everything one eval run measured. ``contract()`` is the ``--json`` line."""
+
+    eval_dir: str
+    lang: str
+    k: int
+    questions: int
+    retriever: dict[str, float | int]
+    baselines: dict[str, dict[str, float | int]]
+    answers: AnswerScores | None = None
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    store: dict[str, Any] = Field(default_factory=dict)
+    ingest: dict[str, Any] = Field(default_factory=dict)
+    embedder: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    def contract(self) -> dict[str, Any]:
+        data = self.model_dump(exclude={"answers"})
+        if self.answers is not None:
+            data["answers"] = self.answers.model_dump(exclude={"items"})
+        return data
+
+
+# --- the eval folder -----------------------------------------------------------------------
+def eval_paths(eval_dir: Path, lang: str) -> tuple[Path, Path]:
+    """(docs folder, questions file) of one language, checked to exist."""
+    if lang not in LANGS:
+        raise ConfigError(f"unknown language {lang!r}: use one of {', '.join(LANGS)}")
+    eval_dir = Path(eval_dir)
+    if not eval_dir.is_dir():
+        raise ConfigError(f"eval folder {eval_dir} not found: give a folder holding "
+                          f"docs_{lang}/ and questions_{lang}.jsonl (e.g. ../shared/eval)")
+    docs, questions = eval_dir / f"docs_{lang}", eval_dir / f"questions_{lang}.jsonl"
+    if not docs.is_dir():
+        raise ConfigError(f"{docs} not found: the eval folder must hold docs_{lang}/ (one document "
+                          "per file)")
+    if not questions.is_file():
+        raise ConfigError(f"{questions} not found: the eval folder must hold questions_{lang}.jsonl")
+    return docs, questions
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """The questions of a ``questions_<lang>.jsonl`` file; a malformed line is a ConfigError."""
+    out: list[EvalQuestion] = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                raw.setdefault("id", str(number))
+                raw["id"] = str(raw["id"])
+                out.append(EvalQuestion.model_validate(raw))
+            except (ValueError, TypeError) as exc:
+                first = str(exc).splitlines()[0]
+                raise ConfigError(f"{path}, line {number}: not a question record ({first}); each "
+                                  'line needs "question", "answers", "doc" and "context"') from None
+    if not out:
+        raise ConfigError(f"{path} holds no questions")
+    return out
+
+
+# --- scoring -------------------------------------------------------------------------------
+def retrieval_scores(ranks: Sequence[int | None], k: int) -> dict[str, float | int]:
+    """recall@1/5/10, mrr@10 and n; recall@k and mrr@k as well for another k."""
+    scores: dict[str, float | int] = {
+        key: round(value, 4) if isinstance(value, float) else value
+        for key, value in RetrievalScores.from_ranks(ranks).as_dict().items()
+    }
+    if k not in (1, 5, 10):
+        scores[f"recall@{k}"] = round(recall_at_k(ranks, k), 4)
+        scores[f"mrr@{k}"] = round(mrr_at_k(ranks, k), 4)
+    return scores
+
+
+def score_answer(answer: Any, question: EvalQuestion, lang: str) -> dict[str, Any]:
+    """One :class:`rag.schemas.Answer` against the gold answers."""
+    text = answer.answer if answer.found else ""
+    golds = question.answers
+    if lang == "zh":
+        em, f1 = cmrc_exact_match(text, golds), cmrc_f1(text, golds)
+    else:
+        em, f1 = squad_exact_match(text, golds), squad_f1(text, golds)
+    cited = [c for c in answer.citations if c.used]
+    return {
+        "id": question.id,
+        "question": question.question,
+        "answer": answer.answer,
+        "golds": golds,
+        "found": bool(answer.found),
+        "exact_match": em,
+        "f1": f1,
+        "contains": bool(text) and contains_answer(text, golds, lang),
+        "citation_ok": any(contains_answer(c.text, golds, lang) for c in cited),
+        "evidence_ok": bool(answer.evidence) and contains_answer(answer.evidence[0].text, golds, lang),
+        "seconds": answer.timings.total_ms / 1000,
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(statistics.fmean(values), 4) if values else 0.0
+
+
+# --- the run -------------------------------------------------------------------------------
+def _quiet(_: str) -> None:
+    pass
+
+
+def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k: int = 10,
+             answers: int = 0, settings: Settings | None = None,
+             progress: ProgressFn | None = None) -> EvalResult:
+    """Ingest, search every question three ways, optionally answer the first ``answers``."""
+    from ingest.sync import run_sync
+    from rag import factories
+    from rag.retrieval import Retriever
+
+    say = progress or _quiet
+    if k < 1:
+        raise ConfigError(f"--k must be at least 1, got {k}")
+    if answers < 0:
+        raise ConfigError(f"--answers must be 0 or more, got {answers}")
+    started = time.perf_counter()
+    eval_dir = Path(eval_dir)
+    docs, questions_file = eval_paths(eval_dir, lang)
+    questions = load_questions(questions_file)
+
+    temp: str | None = None
+    if store is None:
+        temp = tempfile.mkdtemp(prefix=f"rag-eval-{lang}-")
+        store_dir = Path(temp)
+    else:
+        store_dir = Path(store)
+    base = settings or load_settings()
+    settings = base.model_copy(update={"store_dir": store_dir})
+    try:
+        say(f"ingesting {docs} into {store_dir} ...")
+
+        def on_progress(kind: str, done: int, total: int) -> None:
+            if kind == "files" and total and (done == total or done % max(1, total // 10) == 0):
+                say(f"  files {done}/{total}")
+
+        report = run_sync([docs], settings, progress=on_progress)
+        if report.files_failed:
+            failed = ", ".join(f.path for f in report.files_failed[:5])
+            say(f"warning: {len(report.files_failed)} document(s) not ingested: {failed}")
+        ingest = {"seconds": report.seconds, "files": report.files_added + report.files_updated
+                  + report.files_unchanged, "files_failed": len(report.files_failed),
+                  "chunks_written": report.chunks_written, "chunks": report.chunks_total,
+                  "reused": store is not None and report.chunks_written == 0}
+        say(f"  {report.chunks_total} chunks ({report.seconds:.1f} s)")
+
+        retriever = Retriever(settings, factories.build_vectorstore(settings),
+                              factories.build_embeddings(settings))
+        info = factories.embedder_info(settings)
+        depth = max(k, 10)
+        ranks: dict[str, list[int | None]] = {name: [] for name in MODES}
+        times: dict[str, list[float]] = {name: [] for name in MODES}
+        dense_votes = 0
+        retriever.search(questions[0].question, depth)  # warm-up: model and caches
+        for i, q in enumerate(questions, start=1):
+            dense_votes += retriever.uses_dense(q.question)
+            for name, mode in MODES.items():
+                t0 = time.perf_counter()
+                hits = retriever.search(q.question, depth, mode=mode)
+                times[name].append((time.perf_counter() - t0) * 1000)
+                ranks[name].append(first_hit_rank(
+                    [chunk_hits(h.text, h.source, q.doc, q.context) for h in hits]))
+            if i % 50 == 0 or i == len(questions):
+                say(f"  searched {i}/{len(questions)} questions")
+        scores = {name: retrieval_scores(r, k) for name, r in ranks.items()}
+
+        answer_scores = None
+        if answers:
+            answer_scores = _answers(settings, retriever, questions[:answers], lang, say)
+
+        return EvalResult(
+            eval_dir=str(eval_dir), lang=lang, k=k, questions=len(questions),
+            retriever={**scores["retriever"]},
+            baselines={"bm25": scores["bm25"], "dense": scores["dense"]},
+            answers=answer_scores,
+            latency_ms={f"{name}_mean": round(statistics.fmean(t), 1) for name, t in times.items()}
+            | {f"{name}_p95": round(_p95(t), 1) for name, t in times.items()},
+            store={"dir": None if temp else str(store_dir), "temporary": temp is not None},
+            ingest=ingest,
+            embedder={"name": info.name, "dimension": info.dimension,
+                      "languages": sorted(retriever.embedder_languages() or []) or None,
+                      "dense_vote_share": round(dense_votes / len(questions), 4)},
+            settings={"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+                      "candidates": settings.candidates, "retrieval_mode": "hybrid"},
+            seconds=round(time.perf_counter() - started, 1),
+        )
+    finally:
+        if temp:
+            _release_chroma()
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def _p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def _release_chroma() -> None:
+    try:
+        from rag.factories import reset_chroma_cache
+
+        reset_chroma_cache()
+    except Exception:  # noqa: BLE001 - best effort before deleting a temporary store
+        pass
+
+
+def _answers(settings: Settings, retriever: Any, questions: Sequence[EvalQuestion], lang: str,
+             say: ProgressFn) -> AnswerScores:
+    from rag import factories
+    from rag.chain import Assistant
+
+    say(f"answering {len(questions)} question(s) with the configured model ...")
+    handle = factories.build_llm(settings)
+    assistant = Assistant(settings, retriever, handle)
+    items: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for i, q in enumerate(questions, start=1):
+        answer = assistant.answer(q.question)
+        items.append(score_answer(answer, q, lang))
+        say(f"  answered {i}/{len(questions)}: f1 {items[-1]['f1']:.2f}")
+    n = len(items)
+    return AnswerScores(
+        n=n,
+        exact_match=_mean([it["exact_match"] for it in items]),
+        f1=_mean([it["f1"] for it in items]),
+        contains=_mean([float(it["contains"]) for it in items]),
+        found=_mean([float(it["found"]) for it in items]),
+        citation_accuracy=_mean([float(it["citation_ok"]) for it in items]),
+        evidence_accuracy=_mean([float(it["evidence_ok"]) for it in items]),
+        seconds_per_answer=round((time.perf_counter() - started) / max(1, n), 2),
+        model=str(getattr(handle, "name", "")),
+        items=items,
+    )
+
+
+# --- command line ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rag eval",
+        description="Recall@k and MRR of the retriever and of BM25-only and dense-only baselines "
+        "over an eval folder (docs_<lang>/, questions_<lang>.jsonl); optionally answer quality.",
+    )
+    parser.add_argument("eval_dir", type=Path, help="eval folder, e.g. ../shared/eval")
+    parser.add_argument("--lang", required=True, choices=LANGS, help="which half of the folder")
+    parser.add_argument("--store", type=Path,
+                        help="store folder to sync and reuse (default: a fresh temporary store)")
+    parser.add_argument("--k", type=int, default=10, help="depth of the ranking (default 10)")
+    parser.add_argument("--answers", type=int, default=0, metavar="N",
+                        help="also answer the first N questions with the configured model")
+    parser.add_argument("--json", action="store_true",
+                        help="last stdout line: the result as one JSON object")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    return parser
+
+
+def render(result: EvalResult) -> str:
+    """A plain-text table of one result."""
+    lines = [f"eval {result.eval_dir} ({result.lang}): {result.questions} questions, "
+             f"{result.ingest.get('chunks', 0)} chunks"]
+    head = f"{'':10s} {'recall@1':>9s} {'recall@5':>9s} {'recall@10':>10s} {'mrr@10':>8s} {'ms/q':>7s}"
+    lines.append(head)
+    rows = [("retriever", result.retriever, "retriever")] + [
+        (name, scores, name) for name, scores in result.baselines.items()]
+    for label, s, key in rows:
+        lines.append(f"{label:10s} {s['recall@1']:9.3f} {s['recall@5']:9.3f} {s['recall@10']:10.3f} "
+                     f"{s['mrr@10']:8.3f} {result.latency_ms.get(key + '_mean', 0):7.1f}")
+    if result.answers:
+        a = result.answers
+        metric = "CMRC" if result.lang == "zh" else "SQuAD"
+        lines.append(f"answers ({a.n}, {a.model}): {metric} EM {a.exact_match:.3f}, F1 {a.f1:.3f}, "
+                     f"contains {a.contains:.3f}, citation accuracy {a.citation_accuracy:.3f}, "
+                     f"evidence accuracy {a.evidence_accuracy:.3f}, {a.seconds_per_answer:.1f} s/answer")
+    lines.append(f"ingestion {result.ingest.get('seconds', 0):.1f} s, total {result.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rag.cli_common import USAGE_ERROR, run_main, setup_logging
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2, message printed)
+        return int(exc.code) if isinstance(exc.code, int) else USAGE_ERROR
+    setup_logging()
+
+    def body() -> int:
+        def say(message: str) -> None:
+            print(message, file=sys.stderr, flush=True)
+
+        settings = load_settings()
+        result = run_eval(args.eval_dir, args.lang, store=args.store, k=args.k,
+                          answers=args.answers, settings=settings, progress=say)
+        print(render(result), flush=True)
+        if args.json:
+            print(json.dumps(result.contract(), ensure_ascii=False))
+        return 0
+
+    return run_main(body, debug=args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
