@@ -6,8 +6,8 @@ RAG_UI_PORT), headless, with no usage statistics.
 from __future__ import annotations
 
 import errno
+import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -98,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ingest_if_empty(settings)
     print(f"\nThe chat page is at {browser_url(settings)}  (Ctrl-C stops it)\n", flush=True)
-    try:
-        return subprocess.call(streamlit_command(settings))
-    except KeyboardInterrupt:
-        return 130
+    sys.stderr.flush()
+    command = streamlit_command(settings)
+    # Become Streamlit (no parent left behind): Ctrl-C and a service manager's SIGTERM reach it.
+    os.execv(command[0], command)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ the host and port from the settings, headless and without usage statistics."""
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
 
 import pytest
 
@@ -44,7 +44,7 @@ def test_an_empty_store_is_ingested_before_the_page_starts(
         port = sock.getsockname()[1]
     monkeypatch.setenv("RAG_UI_PORT", str(port))
     started: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: started.append(cmd) or 0)
+    monkeypatch.setattr(os, "execv", lambda path, cmd: started.append(cmd))
 
     assert launch.main() == 0
     assert launch.store_is_empty(load_settings()) is False
