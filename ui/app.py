@@ -17,6 +17,8 @@ from ui import i18n  # noqa: E402
 from ui.sidebar import PERSISTENT_KEYS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+# The pages live in views/, not pages/: a pages/ folder beside the entry script switches on
+# Streamlit's older multipage mode, in which a first visit to /documents runs that page alone.
 
 
 def configured_language() -> str:
@@ -34,9 +36,9 @@ def main() -> None:
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     pages = [
-        st.Page(HERE / "pages" / "chat.py", title=i18n.t("page_chat"), icon=":material/forum:",
+        st.Page(HERE / "views" / "chat.py", title=i18n.t("page_chat"), icon=":material/forum:",
                 url_path="chat", default=True),
-        st.Page(HERE / "pages" / "documents.py", title=i18n.t("page_documents"),
+        st.Page(HERE / "views" / "documents.py", title=i18n.t("page_documents"),
                 icon=":material/folder_open:", url_path="documents"),
     ]
     page = st.navigation(pages)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
+import types
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +95,21 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
+@contextmanager
+def plain_main() -> Iterator[None]:
+    """Streamlit runs each page as the module ``__main__``. Ingestion parses files in *spawned*
+    worker processes, and a spawned process first re-runs the parent's ``__main__`` file: it
+    would run the page again, in bare mode. While this is active, ``__main__`` is an empty
+    module, so a worker imports only what parsing needs."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 @dataclass
 class UploadResult:
     """What happened to a batch of uploads."""
@@ -146,7 +164,8 @@ def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
         # Write through a fresh Chroma client: this long-lived process may hold one that has
         # not seen another process's writes.
         factories.reset_chroma_cache()
-        report = run_sync([s.path for s in saved], settings, progress=progress)
+        with plain_main():
+            report = run_sync([s.path for s in saved], settings, progress=progress)
     except BaseException:
         for item in saved:
             _restore(item)

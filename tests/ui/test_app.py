@@ -96,7 +96,7 @@ def test_a_missing_model_is_an_error_with_what_to_do(kb: KB, monkeypatch: pytest
 
 
 def test_upload_a_good_file_and_a_broken_pdf_then_delete(kb_copy: KB) -> None:
-    at = start("pages/documents.py")
+    at = start("views/documents.py")
     assert "en/handbook.md" in at.dataframe[0].value.iloc[:, 0].tolist()
     note = b"# Canteen\n\nThe canteen serves lunch from 11:30 to 14:00 on weekdays.\n"
     at.file_uploader(key="upload_files").set_value([

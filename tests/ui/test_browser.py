@@ -124,6 +124,20 @@ class Session:
         self.context.close()
 
 
+def test_a_first_visit_to_the_documents_page_shows_the_whole_app(server: str, browser: Any) -> None:
+    """(First in this module: the server has not run the entry script yet.)"""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/documents")
+        page.get_by_test_id("stDataFrame").wait_for(timeout=60_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        assert nav.get_by_text("Ask").count() == 1 and nav.get_by_text("Documents").count() == 1
+        assert page.get_by_text("中文").count() == 1  # the language switch of the entry script
+    finally:
+        context.close()
+
+
 def test_ask_in_the_browser_streams_an_answer_with_its_sources(server: str, browser: Any) -> None:
     tab = Session(browser, server)
     try:

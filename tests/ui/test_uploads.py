@@ -109,3 +109,21 @@ def test_an_upload_while_the_store_is_being_written_is_refused_and_not_kept(tmp_
     finally:
         lock.release()
     assert list((tmp_path / "docs" / UPLOADS).iterdir()) == []
+
+
+def test_spawned_parse_workers_do_not_rerun_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit runs a page as ``__main__``; a spawned worker would run that file again."""
+    import sys
+    import types
+    from multiprocessing import spawn
+
+    from ui.uploads import plain_main
+
+    page = types.ModuleType("__main__")
+    page.__file__ = "/srv/ui/views/documents.py"
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    assert spawn.get_preparation_data("w").get("init_main_from_path") == page.__file__
+    with plain_main():
+        data = spawn.get_preparation_data("w")
+        assert "init_main_from_path" not in data and "init_main_from_name" not in data
+    assert sys.modules["__main__"] is page
