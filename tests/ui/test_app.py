@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -62,6 +64,35 @@ def test_ask_shows_the_answer_and_its_sources_then_a_new_conversation(kb: KB) ->
     at.button(key="new_chat").click().run()
     assert len(at.chat_message) == 0
     assert at.button(key="new_chat").disabled
+
+
+@pytest.mark.slow
+def test_a_question_waiting_for_the_model_is_shown_as_queued(
+    kb: KB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.delta_generator import DeltaGenerator
+
+    from rag.config import load_settings
+    from ui import resources
+
+    shown: list[str] = []
+    info = DeltaGenerator.info
+
+    def spy(self: DeltaGenerator, body: Any, *args: Any, **kwargs: Any) -> Any:
+        shown.append(str(body))
+        return info(self, body, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "info", spy)
+    at = start()
+    model = resources.llm(load_settings())  # the page's model (one per process)
+    model.lock.acquire()  # another session is using the model ...
+    threading.Timer(3.0, model.lock.release).start()  # ... for three more seconds
+    ask(at, EN_QUESTION)
+    assert any(s.startswith("Queued: the model is answering someone else") for s in shown), shown
+    turn = at.session_state["turns"][-1]
+    assert turn["answer"]["timings"]["queued_ms"] >= 1000
+    assert "en/handbook.md" in texts(at.chat_message[-1])
+    assert not any("Queued" in str(i.value) for i in at.info)  # gone once the answer starts
 
 
 @pytest.mark.slow
