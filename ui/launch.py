@@ -72,7 +72,7 @@ def browser_url(settings: Settings) -> str:
 def streamlit_command(settings: Settings) -> list[str]:
     """``streamlit run`` with the air-gapped options also given on the command line, so they
     apply from any working folder (``.streamlit/config.toml`` is read from the current one)."""
-    return [
+    command = [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", settings.ui_host,
         "--server.port", str(settings.ui_port),
@@ -83,6 +83,12 @@ def streamlit_command(settings: Settings) -> list[str]:
         "--client.showErrorDetails", "none",
         "--server.fileWatcherType", "none",
     ]
+    if settings.ui_host in ("0.0.0.0", "::", ""):
+        # Listening on every interface, Streamlit would look up this machine's public address
+        # on the internet (checkip.amazonaws.com) to print it and to accept a browser that names
+        # the server otherwise: tell it the name users type instead.
+        command += ["--browser.serverAddress", socket.gethostname()]
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,10 +19,12 @@ BROKEN_PDF = SHARED_EVAL / "pdfs" / "libreoffice-writer-password.pdf"
 
 
 def start(page: str | None = None) -> AppTest:
+    """The app on its default page (chat), or on ``page`` straight away (the chat page loads
+    the model; the documents page does not)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
     if page:
-        at.switch_page(page).run()
+        at.switch_page(page)
+    at.run()
     assert not at.exception, at.exception
     return at
 

@@ -24,6 +24,16 @@ def test_the_command_serves_the_page_from_the_settings(monkeypatch: pytest.Monke
     assert options["--server.headless"] == "true"
     assert options["--browser.gatherUsageStats"] == "false"
     assert launch.browser_url(load_settings()) == "http://127.0.0.2:8610"
+    assert "--browser.serverAddress" not in options
+
+
+def test_on_every_interface_the_server_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else Streamlit looks up the machine's public address on the internet."""
+    monkeypatch.setenv("RAG_UI_HOST", "0.0.0.0")
+    command = launch.streamlit_command(load_settings())
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--browser.serverAddress"] == socket.gethostname()
+    assert launch.browser_url(load_settings()).startswith("http://127.0.0.1:")
 
 
 def test_a_busy_port_is_reported() -> None:
