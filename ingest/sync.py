@@ -217,6 +217,9 @@ class Syncer:
 
         lock = acquire_write_lock(settings)
         try:
+            # A long-lived process (the chat page) may hold a Chroma client that has not seen
+            # another process's writes: write through a fresh one.
+            factories.reset_chroma_cache()
             if rebuild:
                 factories.delete_collection(factories.build_chroma_client(settings), settings)
                 for suffix in ("", "-wal", "-shm"):
