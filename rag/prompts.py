@@ -108,15 +108,19 @@ class PromptFormat:
     stop: list[str] = field(default_factory=list)
     render_chat: Callable[[list[dict[str, str]]], str] | None = None
 
-    def prefix(self) -> str:
-        """The fixed start of every prompt (cached by llama.cpp across questions)."""
+    def prefix(self, lang: str = "en") -> str:
+        """The fixed start of every prompt (cached by llama.cpp across questions of the same
+        language). The worked example in the question's language comes last, nearest the
+        question: a small model answers in the language of the example it has just seen."""
         if self.kind != "completion":
             return ""
-        return INSTRUCTIONS + "\n\n" + "".join(completion_block(s, q, a) for s, q, a in EXAMPLES)
+        examples = sorted(EXAMPLES, key=lambda ex: detect_language(ex[1]) == lang)
+        return INSTRUCTIONS + "\n\n" + "".join(completion_block(s, q, a) for s, q, a in examples)
 
     def render(self, sources: Sequence[Source], question: str, history: Sequence[Turn]) -> str:
         if self.kind == "completion":
-            return self.prefix() + history_block(history) + completion_block(sources, question, None)
+            return (self.prefix(detect_language(question)) + history_block(history)
+                    + completion_block(sources, question, None))
         assert self.render_chat is not None
         user = f"{history_block(history)}Sources:\n{format_sources(sources)}\n\nQuestion: {question}"
         messages = [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": user}]
