@@ -277,22 +277,6 @@ class Catalog:
         rows = self.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms)
         return total, {term: int(doc) for term, doc in rows}
 
-    def phrase_frequencies(self, phrases: Iterable[str]) -> dict[str, int]:
-        """Phrase ("a b": two words in a row; a CJK bigram is one indexed token) -> number of
-        chunks holding it."""
-        out: dict[str, int] = {}
-        words = [p for p in dict.fromkeys(phrases) if " " in p]
-        bigrams = [p for p in dict.fromkeys(phrases) if " " not in p]
-        if bigrams:
-            out.update(self.document_frequencies(bigrams)[1])
-        for phrase in words:
-            match = '"' + phrase.replace('"', '""') + '"'
-            row = self.conn.execute(
-                "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)
-            ).fetchone()
-            out[phrase] = int(row[0])
-        return out
-
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """BM25 over the chunks: (chunk_id, score), best first; higher score is better. The
         query's first interrogative word is not matched (see :func:`query_text`)."""

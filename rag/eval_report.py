@@ -53,8 +53,12 @@ def machine() -> dict[str, Any]:
                 memory = round(int(line.split()[1]) / 1024 / 1024, 1)
     except (OSError, ValueError, IndexError):
         pass
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = None
     return {"cores": cores, "cpu": cpu, "memory_gb": memory, "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}"}
+            "os": f"{platform.system()} {platform.release()}", "load_average": load}
 
 
 def check_targets(result: EvalResult) -> dict[str, bool]:
@@ -85,7 +89,9 @@ def render_markdown(results: list[EvalResult], info: dict[str, Any], eval_dir: s
         "",
         f"- Machine: {info['cores']} cores, {info['cpu']}"
         + (f", {info['memory_gb']} GB RAM" if info.get("memory_gb") else "")
-        + f"; {info['os']}; Python {info['python']}; no GPU.",
+        + f"; {info['os']}; Python {info['python']}; no GPU"
+        + (f"; load average {info['load_average']} when the run started (search times grow when "
+           "other processes share the cores)." if info.get("load_average") is not None else "."),
         f"- Embedding model: {embedder.get('name')} ({embedder.get('dimension')}-d; model card "
         f"languages: {languages}).",
         f"- Chunks of {first.settings.get('chunk_size')} tokens (overlap "
@@ -199,12 +205,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"unknown language(s) {', '.join(unknown) or '(none)'}: use en and/or zh")
         settings = load_settings()
         when = dt.datetime.now(dt.timezone.utc)
+        info = machine()
         results = []
         for lang in langs:
             print(f"== {lang} ==", file=sys.stderr, flush=True)
             results.append(run_eval(args.eval_dir, lang, answers=args.answers, settings=settings,
                                     progress=lambda m: print(m, file=sys.stderr, flush=True)))
-        info = machine()
         text = render_markdown(results, info, str(args.eval_dir), when)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")

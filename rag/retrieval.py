@@ -17,21 +17,26 @@ Fusion rule (mode ``hybrid``), three parts, none of them with a weight fitted to
    vote; ``RAG_EMBEDDING_LANGUAGES`` overrides the card.
 2. **Two votes are added on absolute 0..1 scales**, not re-normalised per question:
    ``dense`` is the cosine similarity; ``lexical`` is how much of the question the chunk
-   contains: the mean of the IDF-weighted share of the question's terms (words, CJK
-   characters) and of its phrases (adjacent word pairs, CJK bigrams) found in the chunk and its
-   title line. Fixed scales are what keeps a weak retriever from dragging a strong one down: a
-   retriever that cannot tell the chunks apart gives them all about the same score, which adds
-   a constant and leaves the order to the other one, while rank fusion (RRF) or per-question
-   min-max scaling would give its arbitrary order the same weight as a good one. BM25's own
-   score has no fixed scale (it grows with the question's length and the corpus), which is why
-   term/phrase coverage, not BM25, is the lexical vote; the phrase half rewards chunks that
-   hold the question's words together, as in sequential-dependence models.
+   contains: the mean of the weighted share of the question's terms (words, CJK characters)
+   and of its phrases (adjacent word pairs, CJK bigrams) found in the chunk and its title line.
+   A term weighs its IDF; a phrase the IDF of its more common word, since a pair is only as
+   telling as its weaker half ("of the" tells nothing, "northern China" much). Fixed scales are
+   what keeps a weak retriever from dragging a strong one down: a retriever that cannot tell
+   the chunks apart gives them all about the same score, which adds a constant and leaves the
+   order to the other one, while rank fusion (RRF) or per-question min-max scaling would give
+   its arbitrary order the same weight as a good one. BM25's own score has no fixed scale (it
+   grows with the question's length and the corpus), which is why coverage, not BM25, is the
+   lexical vote; the phrase half rewards chunks that hold the question's words together, as in
+   sequential-dependence models.
 3. **With a single vote there is nothing to fuse**: its own ranking is used, i.e. BM25's when
    the dense retriever has no vote. Ties are broken by BM25 rank, then dense rank.
 
-Measured on ``../shared/eval`` with the default models (chunks of 200 tokens): English recall@5
-0.97 / MRR@10 0.89 against BM25 0.93 / 0.83 and dense 0.86 / 0.73; Chinese 0.99 / 0.98, the
-same as BM25 since dense has no vote there (see ``docs/eval.md``).
+Measured on ``../shared/eval`` with the default models (chunks of 200 tokens, 30 candidates):
+English recall@5 0.975 / MRR@10 0.89 against BM25 0.93 / 0.82 and dense 0.86 / 0.73; Chinese
+0.99 / 0.98, the same as BM25 since dense has no vote there (dense alone: 0.16 / 0.13). Tried
+and not kept, as they did no better on either language: RRF, per-question min-max or z-score
+scaling, adding normalised BM25 to the sum, jieba words beside the bigrams, chunks of 128 or 256
+tokens, 50 candidates, dense pseudo-relevance feedback. See ``docs/eval.md``.
 
 ``relevance(hit)`` = max(dense, lexical) is what the threshold ``min_relevance`` is compared to.
 """
@@ -112,11 +117,16 @@ def _share(weights: dict[str, float], present: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
 
 
+def _phrase_parts(phrase: str) -> list[str]:
+    """The two units of a phrase: "a b" (words) or a CJK bigram."""
+    return phrase.split(" ") if " " in phrase else list(phrase)
+
+
 def lexical_coverage(query_terms: dict[str, float], text: str,
                      query_phrases: dict[str, float] | None = None) -> float:
     """How much of the question ``text`` contains (0..1): the mean of the weighted share of the
     question's terms and of its phrases found in it (terms only when the question has no
-    phrase). Weights are IDFs: see :meth:`Retriever.search`."""
+    phrase). Weights: see :meth:`Retriever._score_lexical`."""
     terms, phrases = terms_and_phrases(text)
     share = _share(query_terms, set(terms))
     if not query_phrases:
@@ -324,20 +334,20 @@ class Retriever:
         return sorted(hits.values(), key=order)[:k]
 
     def _score_lexical(self, question: str, hits: list[Hit], catalog: Catalog | None) -> None:
-        """Set ``terms``, ``phrases`` and ``lexical`` (their mean) of every hit."""
+        """Set ``terms``, ``phrases`` and ``lexical`` (their mean) of every hit.
+
+        A term weighs its IDF over the store's chunks; a phrase weighs the IDF of its more
+        common word: a pair is only as telling as its weaker half ("of Doctor", "the producer"
+        tell little), and no phrase statistics are needed."""
         q_terms, q_phrases = terms_and_phrases(query_text(question))
         q_terms, q_phrases = list(dict.fromkeys(q_terms)), list(dict.fromkeys(q_phrases))
-        if catalog is not None:
-            total, term_df = catalog.document_frequencies(q_terms)
-            phrase_df = catalog.phrase_frequencies(q_phrases) if q_phrases else {}
-        else:
-            total, term_df, phrase_df = 0, {}, {}
+        total, term_df = catalog.document_frequencies(q_terms) if catalog else (0, {})
         term_w = {t: idf(total, term_df.get(t, 0)) for t in q_terms}
-        phrase_w = {p: idf(total, phrase_df.get(p, 0)) for p in q_phrases}
+        phrase_w = {p: min(term_w.get(part, 0.0) for part in _phrase_parts(p)) for p in q_phrases}
         for hit in hits:
             terms, phrases = terms_and_phrases(hit.header() + "\n" + hit.text)
             hit.terms = _share(term_w, set(terms))
-            hit.phrases = _share(phrase_w, set(phrases)) if phrase_w else hit.terms
+            hit.phrases = _share(phrase_w, set(phrases)) if sum(phrase_w.values()) > 0 else hit.terms
             hit.lexical = (hit.terms + hit.phrases) / 2
 
     def relevant(self, hits: list[Hit]) -> list[Hit]:
