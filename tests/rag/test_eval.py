@@ -197,7 +197,7 @@ def test_report_writes_markdown_for_both_languages(eval_dir: Path, tmp_path: Pat
     from rag import eval_report
 
     out = tmp_path / "docs" / "eval.md"
-    assert eval_report.main([str(eval_dir), "--out", str(out), "--json"]) == 0
+    assert eval_report.main([str(eval_dir), "--out", str(out), "--answers", "0", "--json"]) == 0
     data = last_json(capsys.readouterr().out)
     assert set(data["results"]) == {"en", "zh"} and data["machine"]["cores"] >= 1
     text = out.read_text(encoding="utf-8")

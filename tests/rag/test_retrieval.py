@@ -100,6 +100,21 @@ def test_lexical_coverage_is_the_mean_of_terms_and_phrases() -> None:
     assert lexical_coverage(terms, "Nothing here", phrases) == 0.0
 
 
+def test_a_phrase_weighs_as_its_more_common_word() -> None:
+    class Frequencies:
+        def document_frequencies(self, terms: object) -> tuple[int, dict[str, int]]:
+            return 100, {"is": 99, "northern": 3, "china": 5, "thi": 90}
+
+    together = Hit(id="a", text="This is northern China.", metadata={})
+    apart = Hit(id="b", text="China is northern.", metadata={})
+    Retriever(load_settings(), None, None)._score_lexical(
+        "Where is northern China?", [together, apart], Frequencies())  # type: ignore[arg-type]
+    assert together.terms == apart.terms == 1.0
+    assert together.phrases == 1.0
+    assert apart.phrases < 0.05  # it only has "is northern", which weighs as little as "is"
+    assert together.lexical > apart.lexical
+
+
 # --- which languages the embedder understands ----------------------------------------------
 @pytest.mark.parametrize(
     ("front", "expected"),
