@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 from ingest.parse import ParsedFile, SplitConfig, header_for, parse_file, truncate_to_tokens
 from rag import factories
-from rag.catalog import CATALOG_NAME, Catalog, FileRecord
+from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.errors import ConfigError, LoaderError, StoreLockedError
 from rag.schemas import FileFailure, IngestReport
@@ -52,14 +52,6 @@ def acquire_write_lock(settings: Settings, timeout: float = 0) -> FileLock:
             "(a `make ingest` or an upload from the chat page): wait for it to finish, then run again"
         ) from None
     return lock
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def chunk_id(source: str, sha256: str, index: int) -> str:
@@ -170,7 +162,7 @@ class Syncer:
                             f"file too large ({size / 1048576:.1f} MB > limit "
                             f"{self.settings.max_file_size_mb:g} MB): split it or raise RAG_MAX_FILE_SIZE_MB"
                         )
-                    sha = file_sha256(path)
+                    sha = sha256_file(path)
                 except LoaderError as exc:
                     self._fail(source, str(exc))
                     continue

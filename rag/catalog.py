@@ -150,6 +150,17 @@ def query_text(question: str) -> str:
     return _INTERROGATIVE.sub(" ", question, count=1)
 
 
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content, read in blocks (the manifest's change detector)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass(slots=True)
 class FileRecord:
     source: str

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.catalog import sha256_file
 from rag.config import Settings
 from rag.errors import ConfigError, EmbedderMismatchError, ModelError, RagError
 
@@ -235,7 +236,7 @@ def default_model_path(settings: Settings) -> Path:
         ) from None
     target = Path(settings.models_dir) / bundled.MODEL_NAME
     with _lock:
-        if target.is_file() and _sha256(target) == bundled.EXPECTED_SHA256:
+        if target.is_file() and sha256_file(target) == bundled.EXPECTED_SHA256:
             return target.resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
@@ -250,14 +251,6 @@ def default_model_path(settings: Settings) -> Path:
             ) from None
         partial.replace(target)
     return target.resolve()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_path(settings: Settings) -> Path:

@@ -35,6 +35,19 @@ def settings() -> Settings:
     return load_settings()
 
 
+def settings_or_stop() -> Settings:
+    """The settings, or a clear error on the page (never a traceback) and the run stops."""
+    from rag.errors import RagError
+    from ui.i18n import t
+
+    try:
+        return settings()
+    except RagError as exc:
+        st.error(t("settings_error", error=exc))
+        st.stop()
+        raise  # st.stop() does not return
+
+
 def _key(settings: Settings, exclude: set[str] | None = None) -> str:
     fields = set(type(settings).model_fields)
     return settings.model_dump_json(exclude=(exclude or set()) & fields)

@@ -77,11 +77,7 @@ def ask(settings: Settings, question: str, turns: list[dict[str, Any]], gen: Gen
 
 
 def main() -> None:
-    try:
-        settings = resources.settings()
-    except RagError as exc:
-        st.error(t("settings_error", error=exc))
-        st.stop()
+    settings = resources.settings_or_stop()
     stats = resources.store_stats(settings)
     llm_name: str | None = None
     model_problem: str | None = None

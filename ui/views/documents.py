@@ -143,11 +143,7 @@ def delete_section(settings: Settings, files: dict[str, FileRecord], failures: d
 
 
 def main() -> None:
-    try:
-        settings = resources.settings()
-    except RagError as exc:
-        st.error(t("settings_error", error=exc))
-        st.stop()
+    settings = resources.settings_or_stop()
     st.title(t("docs_title"))
     folder = Path(settings.docs_dir) / uploads.UPLOADS
     st.caption(t("docs_intro", folder=folder))
