@@ -21,7 +21,6 @@ class IngestReport(BaseModel):
     files_removed: int = 0
     files_failed: list[FileFailure] = Field(default_factory=list)
     chunks_written: int = 0
-    chunks_deleted: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0

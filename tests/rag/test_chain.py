@@ -173,3 +173,12 @@ def test_cli_chat_follow_up(kb: Path) -> None:
     first, second = result.stdout.split("Evidence:")[1:3]
     assert "25 vacation days" in first
     assert "15 days" in second or "pro rata" in second
+
+
+def test_langchain_retriever_interface(kb: Path) -> None:
+    from rag.retrieval import KnowledgeBaseRetriever
+
+    retriever = factories.build_retriever(load_settings(store_dir=kb))
+    docs = KnowledgeBaseRetriever(retriever=retriever, k=2).invoke("What is the hotel cap per night?")
+    assert docs and docs[0].metadata["source"] == "en/travel-policy.pdf"
+    assert docs[0].metadata["chunk_id"] == docs[0].id and docs[0].metadata["page"] >= 1
