@@ -8,7 +8,6 @@ Library API first: :meth:`Assistant.answer` returns an :class:`~rag.schemas.Answ
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,47 +33,6 @@ def snippet(text: str, limit: int = _SNIPPET) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-class LLMGate:
-    """Serialises access to one model: a waiting request is told it is queued."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.lock = lock
-        self._waiting = 0
-        self._count_lock = threading.Lock()
-
-    def acquire(self, on_event: EventFn | None) -> float:
-        """Wait for the model; returns the seconds spent queued."""
-        if self.lock.acquire(blocking=False):
-            return 0.0
-        with self._count_lock:
-            self._waiting += 1
-            position = self._waiting
-        if on_event:
-            on_event("queued", {"position": position})
-        started = time.perf_counter()
-        self.lock.acquire()
-        with self._count_lock:
-            self._waiting -= 1
-        if on_event:
-            on_event("started", {})
-        return time.perf_counter() - started
-
-    def release(self) -> None:
-        self.lock.release()
-
-
-_GATES: dict[int, LLMGate] = {}
-_GATES_LOCK = threading.Lock()
-
-
-def gate_for(handle: Any) -> LLMGate:
-    with _GATES_LOCK:
-        gate = _GATES.get(id(handle.lock))
-        if gate is None:
-            gate = _GATES[id(handle.lock)] = LLMGate(handle.lock)
-        return gate
-
-
 @dataclass
 class AnswerStream:
     """Iterate for the answer text as it streams; ``answer`` is complete afterwards."""
@@ -93,7 +51,7 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever
         self.llm = llm  # factories.LLMHandle
-        self.gate = gate_for(llm)
+        self.gate = llm.gate  # shared by every Assistant over this model
         self.last_llm_ttft_ms: float | None = None
 
     def chain(self, **params: Any) -> Any:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -270,10 +271,41 @@ def model_path(settings: Settings) -> Path:
     return path
 
 
+class LLMGate:
+    """Serialises access to one model: a waiting request is told it is queued."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.lock = lock
+        self._waiting = 0
+        self._count_lock = threading.Lock()
+
+    def acquire(self, on_event: Any = None) -> float:
+        """Wait for the model; returns the seconds spent queued. ``on_event(kind, data)`` hears
+        "queued" (with the position in the queue) and then "started"."""
+        if self.lock.acquire(blocking=False):
+            return 0.0
+        with self._count_lock:
+            self._waiting += 1
+            position = self._waiting
+        if on_event:
+            on_event("queued", {"position": position})
+        started = time.perf_counter()
+        self.lock.acquire()
+        with self._count_lock:
+            self._waiting -= 1
+        if on_event:
+            on_event("started", {})
+        return time.perf_counter() - started
+
+    def release(self) -> None:
+        self.lock.release()
+
+
 @dataclass
 class LLMHandle:
     """The language model behind LangChain's interface, with what the chain needs to know
-    about it. ``lock`` serialises every call: one llama.cpp context is not thread-safe."""
+    about it. ``gate`` (over ``lock``) serialises every call: one llama.cpp context is not
+    thread-safe."""
 
     llm: Any
     fmt: Any  # rag.prompts.PromptFormat
@@ -282,10 +314,13 @@ class LLMHandle:
     name: str
     raw: Any = None  # the llama_cpp.Llama object (for the raw benchmark)
     lock: threading.Lock = None  # type: ignore[assignment]
+    gate: LLMGate = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.lock is None:
             self.lock = threading.Lock()
+        if self.gate is None:
+            self.gate = LLMGate(self.lock)
 
 
 def _chat_renderer(metadata: dict[str, str]) -> tuple[Any, list[str]]:
