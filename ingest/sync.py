@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -141,6 +142,7 @@ class Syncer:
         self.embeddings: Any = None
         self.max_batch = 1000
         self._batch = _Batch()
+        self.stale_failures: list[str] = []
 
     # --- planning ---------------------------------------------------------------------
     def plan(self, targets: list[Target], catalog: Catalog) -> tuple[list[tuple[Path, str, str, str, bool]], list[str]]:
@@ -181,9 +183,10 @@ class Syncer:
             for source, record in known.items()
             if source not in seen and any(t.prune and record.root == str(t.root) for t in targets)
         ]
-        for source, (root, _, _) in failed.items():
-            if source not in seen and any(t.prune and root == str(t.root) for t in targets):
-                catalog.forget_failure([source])
+        self.stale_failures = [
+            source for source, (root, _, _) in failed.items()
+            if source not in seen and any(t.prune and root == str(t.root) for t in targets)
+        ]
         return to_parse, removed
 
     def _fail(self, source: str, error: str) -> None:
@@ -196,14 +199,17 @@ class Syncer:
         settings = self.settings
         self.report.dry_run = dry_run
         if dry_run:
-            catalog = Catalog.open_readonly(settings.store_dir)
-            if catalog is None or rebuild:
-                catalog = Catalog(Path(_scratch_dir()))
-            to_parse, removed = self.plan(targets, catalog)
+            with tempfile.TemporaryDirectory(prefix="rag-dry-run-") as scratch:
+                catalog = None if rebuild else Catalog.open_readonly(settings.store_dir)
+                catalog = catalog or Catalog(Path(scratch))  # nothing stored yet
+                try:
+                    to_parse, removed = self.plan(targets, catalog)
+                    self.report.chunks_total = catalog.chunk_count()
+                finally:
+                    catalog.close()
             self.report.files_added = sum(1 for item in to_parse if item[4])
             self.report.files_updated = len(to_parse) - self.report.files_added
             self.report.files_removed = len(removed)
-            self.report.chunks_total = catalog.chunk_count()
             self.report.seconds = round(time.perf_counter() - started, 3)
             return self.report
 
@@ -221,6 +227,7 @@ class Syncer:
             if recorded:
                 factories.check_embedder(json.loads(recorded), self.info, settings)
             to_parse, removed = self.plan(targets, catalog)
+            catalog.forget_failure(self.stale_failures)
             if to_parse or removed or catalog.get_meta("embedder") is None:
                 # Chroma is opened only when there is something to write: an unchanged
                 # re-run costs no more than hashing the files.
@@ -354,12 +361,6 @@ class Syncer:
             self.report.files_added += 1
         else:
             self.report.files_updated += 1
-
-
-def _scratch_dir() -> str:
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="rag-dry-run-")
 
 
 def run_sync(

@@ -188,3 +188,16 @@ def test_dry_run_writes_nothing(docs: Path, store: Path) -> None:
     report = run_sync([], settings, dry_run=True)
     assert report.dry_run and report.files_added == 1
     assert not (store / CATALOG_NAME).exists()
+
+
+def test_dry_run_on_a_store_with_a_vanished_failed_file(docs: Path, store: Path) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    (docs / "blob.txt").write_bytes(b"\x00\x01binary")
+    assert [f.path for f in run_sync([], settings).files_failed] == ["blob.txt"]
+    (docs / "blob.txt").unlink()
+    before = store_state(settings)
+    report = run_sync([], settings, dry_run=True)  # reads the store, writes nothing
+    assert (report.files_unchanged, report.files_failed) == (1, [])
+    assert store_state(settings) == before
+    assert run_sync([], settings).files_failed == []
