@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         answer = stream.answer
         assert answer is not None
         t = answer.timings
-        llm_ttft = assistant.last_llm_ttft_ms if answer.found else None
+        llm_ttft = t.llm_ttft_ms
         gen_s = max(1e-9, (t.total_ms - (t.ttft_ms or 0)) / 1000)
         row: dict[str, Any] = {
             "question": question, "found": answer.found, "retrieval_ms": t.retrieval_ms,
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             "tokens": t.completion_tokens, "gen_s": gen_s,
             "tps": (t.completion_tokens - 1) / gen_s if t.completion_tokens > 1 else 0.0,
         }
-        if answer.found and prompts:
+        if llm_ttft is not None and prompts:
             row["raw"] = raw_run(raw_llm, prompts[-1], settings)
         rows.append(row)
 
@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         1e-9, sum(r["raw"]["gen_s"] for r in measured if r["raw"]["tokens"] > 1))
     summary["tps_ratio"] = summary["tokens_per_s_all"] / summary["raw_tokens_per_s_all"]
     summary["ttft_ratio"] = summary["llm_ttft_ms"]["p50"] / summary["raw_ttft_ms"]["p50"]
+    # Streaming check: the first words appear well before the answer is complete.
+    long_answers = [r for r in measured if r["tokens"] >= 10]
+    summary["ttft_share_of_total_p50"] = pct([r["ttft_ms"] / r["total_ms"] for r in long_answers], 50)
     s = summary
     print(f"answer bench: {len(rows)} questions over {args.docs} ({s['answered_by_model']} reached the model), {s['model']}, {s['machine']}")
     print(f"{'':26s}{'p50':>10s}{'p95':>10s}")
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  tokens/s over all answers {s['tokens_per_s_all']:9.1f}   raw {s['raw_tokens_per_s_all']:.1f}")
     print(f"  tokens/s chain/raw       {s['tps_ratio']:10.3f}   (target >= 0.95)")
     print(f"  first token chain/raw    {s['ttft_ratio']:10.3f}   (target <= 1.10)")
-    print(f"  p50 first token (e2e)    {s['ttft_ms']['p50']:10.1f}   (target < 1500 ms)")
+    print(f"  p50 first token (e2e)    {s['ttft_ms']['p50']:10.1f}   (target < 1000 ms)")
+    print(f"  first token / total      {s['ttft_share_of_total_p50']:10.3f}   (p50 over answers of 10+ tokens: streaming)")
     if str(args.out):
         write_report(args.out, summary)
         print(f"wrote {args.out}")
@@ -200,7 +204,9 @@ def write_report(path: Path, s: dict[str, Any]) -> None:
         f"| tokens/s, chain / raw (over all answers) >= 0.95 | {s['tps_ratio']:.3f} "
         f"({s['tokens_per_s_all']:.1f} / {s['raw_tokens_per_s_all']:.1f}) |",
         f"| first token, chain / raw (p50) <= 1.10 | {s['ttft_ratio']:.3f} |",
-        f"| p50 first token (e2e) < 1500 ms | {s['ttft_ms']['p50']:.0f} ms |",
+        f"| p50 first token (e2e) < 1000 ms | {s['ttft_ms']['p50']:.0f} ms |",
+        f"| first token / total, p50 over answers of 10+ tokens (streaming) | "
+        f"{s['ttft_share_of_total_p50']:.2f} |",
         "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -48,8 +48,14 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row
 
 # CJK ideographs (and compatibility ranges), kana and hangul: written without spaces.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+CJK_RANGE = _CJK  # for a regex character class: the project's one CJK range
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
 _IS_CJK = re.compile(rf"[{_CJK}]")
+
+
+def is_cjk(text: str) -> bool:
+    """Whether ``text`` starts with a CJK character (the project's one CJK range)."""
+    return bool(_IS_CJK.match(text))
 
 # Version of the lexical tokenisation. A catalog indexed by another version is re-indexed by the
 # next sync (see Catalog.__init__). 2: CJK characters indexed as well as bigrams; diacritics
@@ -126,6 +132,32 @@ def lexical_tokens(text: str) -> list[str]:
         else:
             tokens.extend(run)
     return tokens
+
+
+# Words that carry no content: question words and the commonest function words of English
+# (stemmed forms included) and Chinese (characters).
+_FUNCTION_WORDS = (
+    "a an the is are was were be been do does did i me my we our you your can could may might "
+    "must should would will shall of for to in on at by with about from as what which who whom "
+    "whose when where why how many much long often there any some please tell know if than "
+    "and or but also so then it its they them their this that these those get")
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split()) | frozenset(
+    token for word in _FUNCTION_WORDS.split() for token in lexical_tokens(word))
+FUNCTION_CHARS = frozenset("的了吗呢吧啊么是在有和与及或也都还就要会能可以什么怎么多少几哪谁为何请问我你他她它们这那个")
+
+
+def content_tokens(text: str) -> list[str]:
+    """:func:`lexical_tokens` without function words or numbers: what a text says. CJK tokens
+    keep only their content characters (a bigram of two function characters goes)."""
+    out = []
+    for token in lexical_tokens(text):
+        if _IS_CJK.match(token):
+            kept = "".join(ch for ch in token if ch not in FUNCTION_CHARS)
+            if kept:
+                out.append(kept)
+        elif token not in FUNCTION_WORDS and not token[:1].isdigit():
+            out.append(token)
+    return out
 
 
 def index_tokens(text: str) -> list[str]:

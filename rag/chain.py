@@ -16,15 +16,17 @@ from typing import Any
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
-from rag.citations import CitationFilter, cited_numbers
+from rag.citations import CitationFilter, cited_numbers, strip_markers
 from rag.config import Settings
 from rag.errors import ConfigError, StoreEmptyError
-from rag.evidence import Candidate, grounded, pick_evidence, sentence_candidates
+from rag.evidence import Candidate, pick_evidence, sentence_candidates
+from rag.grounding import NumberGuard, grounded
 from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context
 from rag.retrieval import Hit, Retriever
-from rag.schemas import Answer, Citation, Timings
+from rag.schemas import Answer, Citation, Evidence, Timings
 
 EventFn = Callable[[str, dict[str, Any]], None]
+SENTENCE_JOIN = " … "  # between the sentences of one chunk shown to the model
 _SNIPPET = 240
 
 
@@ -39,6 +41,9 @@ class AnswerStream:
 
     _chunks: Iterator[str]
     answer: Answer | None = None
+    # True when text already streamed was replaced by ``answer.answer`` (an unsupported answer
+    # replaced by its evidence); an edge that can redraw shows ``answer.answer`` alone.
+    replaced: bool = False
 
     def __iter__(self) -> Iterator[str]:
         yield from self._chunks
@@ -52,7 +57,6 @@ class Assistant:
         self.retriever = retriever
         self.llm = llm  # factories.LLMHandle
         self.gate = llm.gate  # shared by every Assistant over this model
-        self.last_llm_ttft_ms: float | None = None
 
     def chain(self, **params: Any) -> Any:
         """prompt text -> local LLM (streaming, with the format's stop sequences) -> text."""
@@ -78,13 +82,6 @@ class Assistant:
         return result
 
     # --- the chain -------------------------------------------------------------------
-    def _retrieval_query(self, question: str, history: list[Turn]) -> str:
-        """A follow-up ("and for part-time staff?") is searched together with the previous
-        question, so its subject carries over."""
-        if history:
-            return f"{history[-1].question} {question}"
-        return question
-
     def _run(self, question: str, history: list[Turn], on_event: EventFn | None,
              result: AnswerStream, overrides: dict[str, Any]) -> Iterator[str]:
         started = time.perf_counter()
@@ -93,39 +90,31 @@ class Assistant:
         if self.retriever.count() == 0:
             raise StoreEmptyError(self.settings.store_dir)
         history = history[-self.settings.history_turns:] if self.settings.history_turns else []
-        query = self._retrieval_query(question, history)
-        # The dense retriever is asked only where the embedder understands the language.
-        query_vector = self.retriever.embed_query(query) if self.retriever.uses_dense(query) else None
         top_k = int(overrides.get("top_k") or self.settings.top_k)
-        hits = self.retriever.relevant(self.retriever.search(query, top_k, query_vector=query_vector))
+        found = self.retriever.retrieve(question, [t.question for t in history], top_k)
+        hits = found.hits
         timings.retrieval_ms = round((time.perf_counter() - started) * 1000, 1)
         if on_event:
-            on_event("retrieved", {"hits": len(hits)})
-
+            on_event("retrieved", {"hits": len(hits), "follow_up": found.follow_up})
         if not hits:
-            text = NOT_FOUND[lang]
-            timings.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-            timings.total_ms = timings.ttft_ms
-            result.answer = Answer(question=question, answer=text, found=False, timings=timings)
-            yield text
+            yield from self._not_found(question, lang, started, timings, result)
             return
 
         # Evidence answers *this* question: a follow-up's own words pick the sentence, within
         # chunks retrieved with the conversation's subject.
-        use_dense = self.retriever.uses_dense(question)
-        question_vector = None
-        if use_dense:
-            question_vector = query_vector if query == question and query_vector else self.retriever.embed_query(question)
-        candidates = sentence_candidates(hits, question, question_vector, self.retriever, use_dense=use_dense)
-        sources = condensed_sources(hits, candidates)
-
+        candidates = sentence_candidates(hits, question, found.question_vector, self.retriever,
+                                         use_dense=found.dense)
+        sources = condensed_sources(hits, candidates, self.settings.source_sentences)
+        # Only a follow-up needs the conversation; a question that stands alone is answered alone.
+        context_history = history if found.follow_up else []
         budget = self.llm.n_ctx - int(overrides.get("max_tokens") or self.settings.max_tokens) - 8
         prompt, used_sources, _ = fit_to_context(
-            self.llm.fmt, sources, question, history, self.llm.count_tokens, budget
+            self.llm.fmt, sources, question, context_history, self.llm.count_tokens, budget
         )
         timings.prompt_tokens = self.llm.count_tokens(prompt)
-        valid = {s.n for s in used_sources}
-        citation_filter = CitationFilter(valid)
+        sources_text = "\n".join(s.text for s in used_sources)
+        citation_filter = CitationFilter({s.n for s in used_sources})
+        guard = NumberGuard(sources_text)
         params = {k: overrides[k] for k in ("temperature", "max_tokens") if overrides.get(k) is not None}
         # Never ask llama.cpp for more than the context holds: shorten the answer if needed.
         room = self.llm.n_ctx - timings.prompt_tokens - 4
@@ -142,27 +131,61 @@ class Assistant:
         try:
             llm_started = time.perf_counter()
             for token in self.chain(**params).stream(prompt):
+                if timings.llm_ttft_ms is None:
+                    timings.llm_ttft_ms = round((time.perf_counter() - llm_started) * 1000, 1)
                 timings.completion_tokens += 1
-                out = citation_filter.feed(token)
+                out = guard.feed(citation_filter.feed(token))
+                if guard.unsupported is not None:
+                    break  # a number the sources do not hold: stop generating, show none of it
                 if out:
                     if timings.ttft_ms is None:
                         timings.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
-                        self.last_llm_ttft_ms = (time.perf_counter() - llm_started) * 1000
                     pieces.append(out)
                     yield out
-            tail = citation_filter.flush()
-            if tail:
-                pieces.append(tail)
-                yield tail
+            if guard.unsupported is None:
+                tail = guard.feed(citation_filter.flush()) + guard.flush()
+                if tail and guard.unsupported is None:
+                    pieces.append(tail)
+                    yield tail
         finally:
             self.gate.release()
 
-        text = "".join(pieces).strip()
-        evidence = pick_evidence([c for c in candidates if c.rank < 3], text, hits[:3], lang)
-        if not text:
-            # The model said nothing useful: the quoted evidence is the answer.
-            text = f"{evidence[0].text} [{evidence[0].n}]" if evidence else NOT_FOUND[lang]
-            yield text
+        generated = "".join(pieces).strip()
+        if is_not_found(generated):
+            # The model read the sources and found no answer in them: say so, cite nothing.
+            result.answer = Answer(question=question, answer=NOT_FOUND[lang], found=False,
+                                   timings=self._close(timings, started))
+            if generated != NOT_FOUND[lang]:
+                result.replaced = True
+                yield "\n\n" + NOT_FOUND[lang]
+            return
+        evidence = pick_evidence([c for c in candidates if c.rank < 3], generated, hits[:3], lang,
+                                 question=question)
+        shown = [part for s in used_sources for part in s.text.split(SENTENCE_JOIN)]
+        supported = (guard.unsupported is None and bool(generated)
+                     and grounded(generated, sources_text, question, shown))
+        text = generated
+        if not supported:
+            # Never a confident falsehood: what the sources do not hold is not the answer; the
+            # best evidence sentence, quoted and cited, is, if it is about the question at all.
+            best = max((c.relevance for c in candidates if evidence and c.text == evidence[0].text),
+                       default=0.0)
+            # A sentence is a sliver of its chunk: half the chunks' threshold says it is about
+            # the question at all; below it, nothing in the sources answers.
+            if best < self.settings.min_relevance / 2:
+                result.answer = Answer(question=question, answer=NOT_FOUND[lang], found=False,
+                                       generated=generated, timings=self._close(timings, started))
+                result.replaced = bool(pieces)
+                yield ("\n\n" if pieces else "") + NOT_FOUND[lang]
+                return
+            text = unsupported_answer(evidence, lang)
+            result.replaced = bool(pieces)
+            yield ("\n\n" if pieces else "") + text
+        elif evidence and not cited_numbers(text):
+            # The model did not cite: the evidence sentence its answer came from is the source.
+            mark = f" [{evidence[0].n}]"
+            text += mark
+            yield mark
         cited = cited_numbers(text)
         evidence_ns = {e.n for e in evidence}
         citations = [
@@ -171,20 +194,53 @@ class Assistant:
                      used=(i + 1) in cited or (i + 1) in evidence_ns)
             for i, h in enumerate(hits)
         ]
+        result.answer = Answer(question=question, answer=text, found=True, grounded=supported,
+                               generated=None if supported else generated, citations=citations,
+                               evidence=evidence, follow_up=found.follow_up,
+                               timings=self._close(timings, started))
+
+    @staticmethod
+    def _close(timings: Timings, started: float) -> Timings:
         timings.total_ms = round((time.perf_counter() - started) * 1000, 1)
         if timings.ttft_ms is None:
             timings.ttft_ms = timings.total_ms
-        is_grounded = grounded(text, "\n".join(s.text for s in used_sources))
-        result.answer = Answer(question=question, answer=text, found=True, grounded=is_grounded,
-                               citations=citations, evidence=evidence, timings=timings)
+        return timings
+
+    def _not_found(self, question: str, lang: str, started: float, timings: Timings,
+                   result: AnswerStream) -> Iterator[str]:
+        text = NOT_FOUND[lang]
+        result.answer = Answer(question=question, answer=text, found=False,
+                               timings=self._close(timings, started))
+        yield text
+
+
+def is_not_found(text: str) -> bool:
+    """Whether the model's answer is the not-found sentence (in either language)."""
+    core = strip_markers(text).strip().rstrip(".。").lower()
+    return any(core == v.rstrip(".。").lower() for v in NOT_FOUND.values())
+
+
+UNSUPPORTED = {
+    "en": 'The sources do not confirm a short answer; the closest passage says: "{text}" [{n}]',
+    "zh": "资料中无法确认简短的回答；最相关的原文是：“{text}” [{n}]",
+}
+
+
+def unsupported_answer(evidence: Sequence[Evidence], lang: str) -> str:
+    """What is shown instead of an answer its sources do not hold: the best evidence, quoted."""
+    if not evidence:
+        return NOT_FOUND[lang]
+    best = evidence[0]
+    return UNSUPPORTED[lang].format(text=best.text.strip(), n=best.n)
 
 
 def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate], sentences: int = 2) -> list[Source]:
-    """The numbered sources as the model sees them: the sentences of the retrieved chunks that
-    best match the question (the evidence candidates), each under its chunk's number, best
-    chunk first. A small model answers far better from a few pertinent sentences than from
-    whole chunks, and the prompt is shorter (a faster first token). Chunks without sentence
-    breaks are given whole."""
+    """The numbered sources as the model sees them: the ``sentences`` sentences of the retrieved
+    chunks that best match the question (the evidence candidates), each under its chunk's
+    number, in the chunk's own order, best chunk first; chunks without sentence breaks are given
+    whole. ``sentences=0``: every chunk whole."""
+    if sentences <= 0:
+        return [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
     ranked = sorted(candidates, key=lambda c: -c.score)[:sentences]
     by_rank: dict[int, list[Candidate]] = {}
     for c in ranked:
@@ -192,9 +248,9 @@ def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate], sent
     sources = []
     for rank in sorted(by_rank, key=lambda r: -max(c.score for c in by_rank[r])):
         hit = hits[rank]
-        mine = sorted(by_rank[rank], key=lambda c: hit.text.find(c.text))
+        mine = sorted(by_rank[rank], key=lambda c: c.position)
         sources.append(Source(n=rank + 1, source=hit.source, page=hit.page,
-                              text=" … ".join(c.text for c in mine)))
+                              text=SENTENCE_JOIN.join(c.text for c in mine)))
     for i, hit in enumerate(hits):
         if not any(c.rank == i for c in candidates):
             sources.append(Source(n=i + 1, source=hit.source, page=hit.page, text=hit.text))

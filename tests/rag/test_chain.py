@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,40 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def assistant(kb: Path) -> Any:
     return factories.build_assistant(load_settings(store_dir=kb, models_dir=ROOT / "data" / "models"))
+
+
+@pytest.fixture(scope="module")
+def base_model_assistant(kb: Path) -> Any:
+    """The bundled base model (Gemma 3 270M): the few-shot completion prompt path."""
+    return factories.build_assistant(load_settings(store_dir=kb, models_dir=ROOT / "data" / "models",
+                                                   bundled_model="gemma-3-270m"))
+
+
+def streamed(assistant: Any, question: str, history: Any = ()) -> tuple[list[str], list[float], Any]:
+    """The pieces of a streamed answer, the time each arrived, and the final Answer."""
+    stream = assistant.stream(question, list(history))
+    pieces, times, started = [], [], time.perf_counter()
+    for piece in stream:
+        pieces.append(piece)
+        times.append(time.perf_counter() - started)
+    return pieces, times, stream.answer
+
+
+def test_the_default_model_uses_its_chat_template_and_streams(assistant: Any) -> None:
+    assert assistant.llm.fmt.kind == "chat" and "qwen" in assistant.llm.name.lower()
+    pieces, times, answer = streamed(assistant, "How long is parental leave, and can it be split?")
+    assert answer.found and answer.timings.completion_tokens >= 5
+    assert len(pieces) >= 3  # words arrive while the model generates ...
+    assert times[0] < times[-1] * 0.9  # ... the first well before the last
+    assert "".join(pieces) == answer.answer or pieces and answer.grounded is False
+
+
+def test_the_base_model_answers_through_the_completion_prompt(base_model_assistant: Any) -> None:
+    assert base_model_assistant.llm.fmt.kind == "completion"
+    pieces, times, answer = streamed(base_model_assistant, "How long is parental leave?")
+    assert answer.found and answer.timings.completion_tokens > 0 and pieces
+    assert answer.evidence and "16 weeks" in answer.evidence[0].text
+    assert cited_numbers(answer.answer) <= {c.n for c in answer.citations}
 
 
 def test_answer_cites_the_right_file_and_generates_tokens(assistant: Any) -> None:
@@ -77,9 +112,17 @@ def test_not_found(assistant: Any, question: str) -> None:
 def test_follow_up_uses_the_conversation(assistant: Any) -> None:
     history = [Turn("How many vacation days do full-time employees get per year?", "25 days [1].")]
     answer = assistant.answer("And for part-time staff working 60%?", history)
-    assert answer.found
+    assert answer.found and answer.follow_up
     quoted = " ".join(e.text for e in answer.evidence)
     assert "15 days" in quoted or "pro rata" in quoted
+
+
+def test_a_question_that_stands_alone_does_not_inherit_the_subject(assistant: Any) -> None:
+    history = [Turn("What is the hotel cap per night?", "EUR 150 [1]."),
+               Turn("出差住宿标准是多少？", "600 元 [1]。")]
+    answer = assistant.answer("What is the capital of France?", history)
+    assert not answer.found and not answer.follow_up and answer.citations == []
+    assert answer.timings.completion_tokens == 0
 
 
 def test_two_threads_at_once(assistant: Any) -> None:
@@ -135,10 +178,43 @@ def test_cli_ask_json_contract(kb: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    assert {"answer", "citations", "timings", "evidence"} <= set(data)
+    assert {"answer", "found", "citations", "timings", "evidence"} <= set(data) and data["found"]
     assert {"n", "source", "page", "chunk_id", "score", "snippet"} <= set(data["citations"][0])
     assert {"retrieval_ms", "ttft_ms", "total_ms", "prompt_tokens", "completion_tokens"} <= set(data["timings"])
     assert "Traceback" not in result.stderr
+
+
+def test_cli_chat_json_answers_a_conversation_from_standard_input(kb: Path) -> None:
+    questions = ["How many vacation days do full-time employees get per year?",
+                 "And for part-time staff working 60%?", "What is the capital of France?"]
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "chat", "--store", str(kb), "--json"],
+        input="\n".join(questions) + "\n", capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "RAG_MODELS_DIR": str(ROOT / "data" / "models")},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert len(lines) == 3 and all({"answer", "found", "citations", "evidence", "timings"} <= set(x)
+                                   for x in lines)
+    first, follow_up, unrelated = lines
+    assert first["found"] and "25 vacation days" in first["evidence"][0]["text"]
+    assert follow_up["found"] and follow_up["follow_up"]
+    assert "15 days" in follow_up["evidence"][0]["text"] or "pro rata" in follow_up["evidence"][0]["text"]
+    assert not unrelated["found"] and unrelated["citations"] == [] and unrelated["evidence"] == []
+    assert "llama" not in result.stderr.lower()  # llama.cpp's own log lines stay out
+
+
+def test_cli_search_json_contract(kb: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "search", "hotel cap per night", "--store", str(kb), "--k", "3",
+         "--json"], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["query"] == "hotel cap per night" and 1 <= len(data["hits"]) <= 3
+    assert all({"source", "page", "chunk_id", "score", "text"} <= set(h) for h in data["hits"])
+    assert data["hits"][0]["source"] == "en/travel-policy.pdf"
+    scores = [h["score"] for h in data["hits"]]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_cli_ask_empty_store_exit_code(tmp_path: Path) -> None:

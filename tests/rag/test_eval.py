@@ -170,9 +170,13 @@ def test_answers_are_scored_with_the_configured_assistant(eval_dir: Path, tmp_pa
     class StandIn:
         def __init__(self, settings: Any, retriever: Any, llm: Any) -> None:
             self.retriever = retriever
+            self.llm = llm
 
         def answer(self, question: str) -> Answer:
-            hit = self.retriever.search(question, 1)[0]
+            hits = self.retriever.relevant(self.retriever.search(question, 1))
+            if not hits:
+                return Answer(question=question, answer="not found", found=False)
+            hit = hits[0]
             return Answer(question=question, answer=hit.text, found=True,
                           citations=[Citation(n=1, source=hit.source, chunk_id=hit.id, score=hit.score,
                                               snippet=hit.text[:40], text=hit.text)],
@@ -180,12 +184,17 @@ def test_answers_are_scored_with_the_configured_assistant(eval_dir: Path, tmp_pa
 
     monkeypatch.setattr(factories, "build_llm", lambda settings: Handle())
     monkeypatch.setattr(rag.chain, "Assistant", StandIn)
+    offtopic = tmp_path / "offtopic.jsonl"
+    offtopic.write_text('{"question": "Who painted the Mona Lisa?"}\n'
+                        '{"question": "What is the boiling point of mercury?"}\n', encoding="utf-8")
     code = rag_eval.main([str(eval_dir), "--lang", "en", "--store", str(tmp_path / "s"),
-                          "--answers", "2", "--json"])
+                          "--answers", "2", "--offtopic", str(offtopic), "--json"])
     assert code == 0
     data = last_json(capsys.readouterr().out)
     answers = data["answers"]
     assert answers["n"] == 2 and answers["model"] == "stand-in"
+    assert answers["found"] == 1.0 and answers["unsupported"] == 0.0
+    assert data["offtopic"] == {"n": 2, "not_found": 1.0, "model_calls": 0.0}
     assert answers["citation_accuracy"] == 1.0 and answers["evidence_accuracy"] == 1.0
     assert answers["contains"] == 1.0 and 0.0 < answers["f1"] < 1.0
     assert set(answers) >= {"exact_match", "f1", "citation_accuracy", "evidence_accuracy"}
@@ -197,25 +206,30 @@ def test_report_writes_markdown_for_both_languages(eval_dir: Path, tmp_path: Pat
     from rag import eval_report
 
     out = tmp_path / "docs" / "eval.md"
-    assert eval_report.main([str(eval_dir), "--out", str(out), "--answers", "0", "--json"]) == 0
+    assert eval_report.main([str(eval_dir), "--out", str(out), "--answers", "0", "--sets",
+                             "squad-en,cmrc-zh", "--no-sample", "--json"]) == 0
     data = last_json(capsys.readouterr().out)
-    assert set(data["results"]) == {"en", "zh"} and data["machine"]["cores"] >= 1
+    assert set(data["results"]) == {"squad-en", "cmrc-zh"} and data["machine"]["cores"] >= 1
     text = out.read_text(encoding="utf-8")
-    assert "| English | 4 |" in text and "| Chinese | 2 |" in text
-    assert "BM25 only" in text and "dense only" in text and "target" in text
+    assert "| SQuAD v1.1 (English) | 4 |" in text and "| CMRC 2018 (Chinese) | 2 |" in text
+    assert "BM25 only" in text and "dense only" in text and "Targets" in text
     assert data["machine"]["cpu"] in text and data["date"][:10] in text
+    assert eval_report.main([str(eval_dir), "--sets", "nope"]) == 2
 
 
 def test_target_checks() -> None:
-    from rag.eval_report import check_targets
+    from rag.eval_report import SETS, check_targets
 
-    def result(lang: str, retriever: dict[str, float], bm25: dict[str, float]) -> rag_eval.EvalResult:
-        return rag_eval.EvalResult(eval_dir="x", lang=lang, k=10, questions=1, retriever=retriever,
-                                   baselines={"bm25": bm25, "dense": {m: 0.0 for m in bm25}})
+    def result(retriever: dict[str, float], contains: float, unsupported: float) -> rag_eval.EvalResult:
+        answers = rag_eval.AnswerScores(n=10, exact_match=0, f1=0, contains=contains, found=1.0,
+                                        unsupported=unsupported, citation_accuracy=1.0,
+                                        evidence_accuracy=1.0, seconds_per_answer=1.0)
+        return rag_eval.EvalResult(eval_dir="x", lang="zh", k=10, questions=1, retriever=retriever,
+                                   baselines={"bm25": retriever, "dense": retriever}, answers=answers)
 
-    scores = {"recall@1": 0.9, "recall@5": 0.99, "recall@10": 1.0, "mrr@10": 0.97}
-    assert all(check_targets(result("zh", scores, scores)).values())  # a tie with BM25 is enough
-    worse = {**scores, "recall@1": 0.8}
-    checks = check_targets(result("zh", worse, scores))
-    assert checks["recall@5 >= 0.99"] and not checks["at least the best baseline"]
-    assert not check_targets(result("en", {**scores, "recall@5": 0.96}, scores))["recall@5 >= 0.97"]
+    cmrc = next(s for s in SETS if s.key == "cmrc-zh")
+    scores = {"recall@1": 0.9, "recall@5": 0.993, "recall@10": 1.0, "mrr@10": 0.978}
+    assert all(check_targets(cmrc, result(scores, 0.7, 0.0)).values())
+    checks = check_targets(cmrc, result({**scores, "recall@5": 0.99}, 0.6, 0.1))
+    assert not checks["recall@5 >= 0.993"] and checks["mrr@10 >= 0.978"]
+    assert not checks["answers.contains >= 0.7"] and not checks["answers.unsupported <= 0.05"]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.language_models.fake import FakeStreamingListLLM
 
 from rag.chain import Assistant
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import load_settings
-from rag.evidence import grounded, split_sentences
+from rag.evidence import split_sentences
+from rag.followup import is_follow_up
+from rag.grounding import NumberGuard, grounded
 from rag.factories import LLMHandle
 from rag.prompts import PromptFormat, Source, Turn, choose_format, detect_language, fit_to_context
-from rag.retrieval import Hit
+from rag.retrieval import Hit, Retrieval
 
 
 def test_citation_filter_drops_invented_numbers_across_chunks() -> None:
@@ -65,11 +68,59 @@ def test_trimming_always_fits() -> None:
 
 
 def test_grounding_and_sentences() -> None:
-    source = "Full-time employees get 25 vacation days per year. Part-time staff get 15 days."
-    assert grounded("25 vacation days [1].", source)
-    assert not grounded("12 vacation days [1].", source)
+    source = "Full-time employees get 25 vacation days per year. Part-time staff get 5,000 EUR."
+    question = "How many vacation days do employees get?"
+    assert grounded("25 vacation days [1].", source, question)
+    assert grounded("They get 5000 EUR [1].", source, "What do part-time staff get?")
+    assert not grounded("12 vacation days [1].", source, question)
+    assert not grounded("The capital of France is Paris [1].", source, "What is the capital of France?")
+    assert not grounded("Vacation days [1].", source, question)  # repeats the question: no answer
+    sentences = ["Hotels are booked through SkyBridge.", "The dress code is smart casual."]
+    assert grounded("Book through SkyBridge [1].", " ".join(sentences), "How do I book hotels?", sentences)
+    scattered = ["Staff travel by train.", "Hotels are booked early.", "Be smart.", "Daily rates apply."]
+    stitched = "Staff book smart hotels daily [1]."
+    assert grounded(stitched, " ".join(scattered), "What about hotels?")
+    assert not grounded(stitched, " ".join(scattered), "What about hotels?", scattered)
     assert split_sentences("第一句话很长。第二句话也很长！Third one here. Fourth one is here") == [
         "第一句话很长。", "第二句话也很长！", "Third one here.", "Fourth one is here"]
+
+
+def test_wrapped_lines_are_one_sentence_and_list_items_are_apart() -> None:
+    text = ("An interpreter can be provided when two parties in a\nvirtual meeting need one "
+            "(e.g. Google Meet or Zoom).\n\n- First item of the list\n- Second item, wrapped\n  "
+            "over two lines\n\n北京、上海每晚不超过\n600 元。第二句也很长！")
+    assert split_sentences(text) == [
+        "An interpreter can be provided when two parties in a virtual meeting need one "
+        "(e.g. Google Meet or Zoom).",
+        "- First item of the list", "- Second item, wrapped over two lines",
+        "北京、上海每晚不超过 600 元。", "第二句也很长！"]
+
+
+def feed_all(guard: NumberGuard, pieces: list[str]) -> str:
+    return "".join(guard.feed(p) for p in pieces) + guard.flush()
+
+
+def test_a_number_the_sources_do_not_hold_is_never_shown() -> None:
+    sources = "Full-time employees get 25 vacation days. Trips over EUR 5,000 need approval."
+    shown = feed_all(NumberGuard(sources), ["New hires get ", "1", "0 vacation", " days [1]."])
+    assert shown == "New hires get "  # "10" is held back, then refused with all that follows
+    guard = NumberGuard(sources)
+    assert feed_all(guard, ["They get 2", "5 days [", "1", "]; over 5,", "000 EUR [2]."]) == (
+        "They get 25 days [1]; over 5,000 EUR [2].")
+    assert guard.unsupported is None
+    guard = NumberGuard(sources)
+    assert feed_all(guard, ["It is 2", "50"]) == "It is " and guard.unsupported == "250"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("And for part-time staff?", True), ("What about interns?", True), ("How long is it?", True),
+    ("那兼职员工呢？", True), ("还有其他的吗", True), ("How many?", True), ("多久？", True),
+    ("What is the capital of France?", False), ("How long is parental leave?", False),
+    ("报销款什么时候打款？", False), ("Which VPN do we use?", False),
+])
+def test_follow_up_by_form(question: str, expected: bool) -> None:
+    assert is_follow_up(question, has_history=True) is expected
+    assert is_follow_up(question, has_history=False) is False
 
 
 class FakeEmbeddings:
@@ -101,6 +152,11 @@ class FakeRetriever:
     def relevant(self, hits: list[Hit]) -> list[Hit]:
         return hits if self.is_relevant else []
 
+    def retrieve(self, question: str, earlier: Any = (), k: Any = None) -> Retrieval:
+        hits = self.relevant(self.search(question, k or 4))
+        return Retrieval(hits=hits, query=question, follow_up=False, question_vector=[1.0, 0.0],
+                         dense=True)
+
 
 def fake_assistant(response: str, relevant: bool = True) -> Assistant:
     handle = LLMHandle(llm=FakeStreamingListLLM(responses=[response]), fmt=PromptFormat("completion", stop=["\n"]),
@@ -117,6 +173,31 @@ def test_citations_map_to_sources_and_invented_ones_are_removed() -> None:
     assert [(c.n, c.source, c.used) for c in answer.citations] == [(1, "hb.md", True), (2, "fac.md", False)]
     assert answer.evidence[0].text == "Full-time employees get 25 vacation days per year."
     assert answer.grounded
+
+
+def test_an_unsupported_answer_is_replaced_by_its_evidence() -> None:
+    """The model says 10 where the source says 25: "10" is never streamed; the evidence is the
+    answer, quoted and cited."""
+    assistant = fake_assistant("New employees get 10 vacation days [1].")
+    stream = assistant.stream("How many vacation days do new employees get?")
+    streamed = "".join(stream)
+    answer = stream.answer
+    assert answer is not None and answer.found and not answer.grounded
+    assert "10" not in streamed and stream.replaced
+    assert answer.answer.endswith('"Full-time employees get 25 vacation days per year." [1]')
+    assert answer.generated == "New employees get" and answer.citations[0].used
+
+
+def test_an_answer_without_a_citation_cites_its_evidence() -> None:
+    assistant = fake_assistant("Employees get 25 vacation days.")
+    answer = assistant.answer("How many vacation days?")
+    assert answer.grounded and answer.answer == "Employees get 25 vacation days. [1]"
+
+
+def test_a_model_that_finds_nothing_gives_not_found_without_sources() -> None:
+    assistant = fake_assistant("I could not find this in the knowledge base.")
+    answer = assistant.answer("How many vacation days?")
+    assert not answer.found and answer.citations == [] and answer.evidence == []
 
 
 def test_not_found_never_calls_the_model() -> None:

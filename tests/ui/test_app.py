@@ -48,7 +48,7 @@ def test_ask_shows_the_answer_and_its_sources_then_a_new_conversation(kb: KB) ->
     at = start()
     assert not at.error, [e.value for e in at.error]
     sidebar = "\n".join(m.value for m in at.sidebar.caption)
-    assert "minilm" in sidebar.lower() and "Gemma" in sidebar  # embedding model, LLM
+    assert "minilm" in sidebar.lower() and "Qwen" in sidebar  # embedding model, LLM
     documents, chunks = (m.value for m in at.sidebar.metric)
     assert documents == "3" and int(chunks) >= 3
 
@@ -107,6 +107,20 @@ def test_a_question_the_documents_do_not_answer_looks_different(kb: KB) -> None:
         assert not assistant.expander
     else:  # something was retrieved after all; it must still be a cited answer
         assert assistant.expander
+
+
+@pytest.mark.slow
+def test_follow_ups_keep_the_subject_and_a_new_question_stands_alone(kb: KB) -> None:
+    at = start()
+    ask(at, EN_QUESTION)
+    ask(at, "And for part-time staff?")
+    follow_up = at.session_state["turns"][-1]["answer"]
+    assert follow_up["found"] and follow_up["follow_up"]
+    assert "pro rata" in texts(at.chat_message[-1])  # the quoted evidence of the follow-up
+    ask(at, "What is the capital of France?")
+    unrelated = at.session_state["turns"][-1]["answer"]
+    assert not unrelated["found"] and not unrelated["follow_up"] and unrelated["citations"] == []
+    assert "could not find" in at.chat_message[-1].warning[0].value
 
 
 @pytest.mark.slow

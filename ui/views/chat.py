@@ -56,13 +56,24 @@ def ask(settings: Settings, question: str, turns: list[dict[str, Any]], gen: Gen
                     st.error(turn["error"])
                     return turn
         notice.empty()
+        slot = st.empty()
         if stream.answer is not None and not stream.answer.found:
-            render.not_found(stream.answer.answer)
+            with slot.container():
+                render.not_found(stream.answer.answer)
         else:
-            st.write_stream(render.inert_stream(itertools.chain([first], pieces or [])))
+            with slot.container():
+                st.write_stream(render.inert_stream(itertools.chain([first], pieces or [])))
         answer = stream.answer
         if answer is None:
             raise RuntimeError("the answer stream ended without an answer")
+        if stream.replaced:
+            # The model's wording was withdrawn (its sources do not hold it): show what replaced
+            # it, alone, so the unsupported text is not what the reader sees.
+            with slot.container():
+                if answer.found:
+                    st.markdown(render.inert(answer.answer))
+                else:
+                    render.not_found(answer.answer)
         turn["answer"] = answer.model_dump()
         render.sources(turn["answer"])
     except RagError as exc:

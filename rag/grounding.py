@@ -1,0 +1,133 @@
+"""Is the answer held by its sources? Checked while it streams, and once more at the end.
+
+While the answer streams, every number is held back until it is complete and then compared with
+the numbers of the sources the model was shown: a number the sources do not hold ("10 vacation
+days" where they say 25) is never shown; the generation stops there and the answer is replaced
+by the best evidence sentence, quoted and cited (see :mod:`rag.chain`). At the end, the
+whole answer must share at least half of its words with the sources (:func:`grounded`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.catalog import content_tokens, is_cjk, lexical_tokens
+from rag.citations import strip_markers
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_OPEN_MARKER = re.compile(r"\[[\d,，\s]*$")
+
+
+def normalise_number(number: str) -> str:
+    """"5,000" and "5000" are one number; "1.5" stays itself; trailing separators go."""
+    number = number.rstrip(".,")
+    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", number):
+        number = number.replace(",", "")
+    return number
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers written in digits in a text (citation markers excluded), normalised."""
+    return {normalise_number(n) for n in _NUMBER.findall(strip_markers(text, " "))}
+
+
+class NumberGuard:
+    """Feed streamed answer text; get back what is safe to show. A number is held back until a
+    character that cannot continue it arrives; a number the sources do not hold sets
+    ``unsupported`` and nothing from it on is released."""
+
+    def __init__(self, sources_text: str) -> None:
+        self.allowed = numbers_in(sources_text)
+        self.held = ""
+        self.shown = ""
+        self.unsupported: str | None = None
+
+    def feed(self, text: str) -> str:
+        if self.unsupported is not None:
+            return ""
+        buffer, out = self.held + text, []
+        self.held = ""
+        i = 0
+        while i < len(buffer):
+            if not buffer[i].isdigit():
+                out.append(buffer[i])
+                i += 1
+                continue
+            match = re.match(r"\d+(?:[.,]\d+)*[.,]?", buffer[i:])
+            assert match is not None
+            end = i + match.end()
+            if end == len(buffer):  # it may go on in the next piece
+                self.held = buffer[i:]
+                break
+            number = normalise_number(match.group(0))
+            before = "".join(out)
+            if not _OPEN_MARKER.search(self.shown + before) and number not in self.allowed:
+                self.unsupported = number
+                break
+            out.append(buffer[i:end])
+            i = end
+        released = "".join(out)
+        self.shown += released
+        return released
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        if held and self.unsupported is None:
+            number = normalise_number(held)
+            if not _OPEN_MARKER.search(self.shown) and number not in self.allowed:
+                self.unsupported = number
+                return ""
+            self.shown += held
+            return held
+        return ""
+
+
+# Chinese numbers written in characters, with their unit: "十五年", "三倍", "五百元", "七日".
+_ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+(?=[年月日天周倍元个家次人岁项条])")
+_ZH_QUANTITY = re.compile(r"([零〇一二两三四五六七八九十百千万亿]+)([年月日天周倍元个家次人岁项条])")
+# What small models put before an answer ("According to the sources, ..."): not a claim.
+_PREAMBLE = re.compile(
+    r"^\s*(?:(?:according to|based on|as stated in|as per) (?:the )?(?:information |text |sources? |"
+    r"documents? |context )?(?:provided|given|above|numbered sources?)?[^,:，：]{0,30}[,:，：]\s*|"
+    r"根据(?:所)?(?:提供的)?(?:信息|资料|内容|出处|来源|文档|原文|规定|法律)?[^，,：:]{0,12}[，,：:]\s*)",
+    re.IGNORECASE)
+
+
+def quantities(text: str) -> set[str]:
+    """Chinese numbers with their units, whole ("十五年" is not "五年")."""
+    return {m.group(1) + m.group(2) for m in _ZH_QUANTITY.finditer(text)}
+
+
+def claim_tokens(text: str) -> set[str]:
+    """The content of a text for grounding: words, and single CJK characters (a paraphrase in
+    Chinese recombines the source's characters, rarely its bigrams)."""
+    out: set[str] = set()
+    for token in content_tokens(text):
+        out.update(token if is_cjk(token) else [token])
+    return out
+
+
+def grounded(answer: str, sources_text: str, question: str = "",
+             sentences: list[str] | None = None) -> bool:
+    """Whether the answer only states what its sources hold: every number in it occurs in the
+    sources, and at least half of the words it adds to the question occur in one of their
+    ``sentences`` (or anywhere in them, without sentences): "The capital of France is Paris"
+    adds "Paris", which sources about travel expenses do not hold, and an answer stitched from
+    words of unrelated sentences is not held by any. An answer that adds nothing to the question
+    ("兼职员工" to "那兼职员工呢？") is no answer."""
+    core = _PREAMBLE.sub("", strip_markers(answer))
+    if not core.strip():
+        return True
+    if not numbers_in(core) <= numbers_in(sources_text):
+        return False
+    if not quantities(core) <= quantities(sources_text) | quantities(question):
+        return False
+    terms = claim_tokens(core) - claim_tokens(question) - set(lexical_tokens(question))
+    if not terms:
+        # Only the question's words (and numbers, checked above): an answer if it has a number.
+        return bool(numbers_in(core) or quantities(core))
+    for text in sentences or [sources_text]:
+        present = claim_tokens(text) | set(lexical_tokens(text))
+        if len(terms & present) >= 0.5 * len(terms):
+            return True
+    return False
