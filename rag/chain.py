@@ -235,13 +235,21 @@ def unsupported_answer(evidence: Sequence[Evidence], lang: str) -> str:
 
 
 def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate], sentences: int = 2) -> list[Source]:
-    """The numbered sources as the model sees them: the ``sentences`` sentences of the retrieved
-    chunks that best match the question (the evidence candidates), each under its chunk's
-    number, in the chunk's own order, best chunk first; chunks without sentence breaks are given
-    whole. ``sentences=0``: every chunk whole."""
+    """The numbered sources as the model sees them: the best sentence (the evidence candidate
+    that best matches the question) of each of the ``sentences`` best-ranked chunks, under its
+    chunk's number; chunks without sentence breaks are given whole. ``sentences=0``: every chunk
+    whole.
+
+    One sentence per chunk, in retrieval order, keeps the chunk-level ranking (which saw the
+    whole passage) in charge, and a small model answers far better from a few pertinent
+    sentences than from many: measured on SQuAD and the realistic sets (README), two sentences
+    beat eight on answer accuracy and halve the first token's wait."""
     if sentences <= 0:
         return [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
-    ranked = sorted(candidates, key=lambda c: -c.score)[:sentences]
+    best_per_chunk: dict[int, Candidate] = {}
+    for c in sorted(candidates, key=lambda c: -c.score):
+        best_per_chunk.setdefault(c.rank, c)
+    ranked = [best_per_chunk[rank] for rank in sorted(best_per_chunk)][:sentences]
     by_rank: dict[int, list[Candidate]] = {}
     for c in ranked:
         by_rank.setdefault(c.rank, []).append(c)

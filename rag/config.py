@@ -87,10 +87,10 @@ class Settings(BaseSettings):
         "other languages are answered by BM25 alone.",
     )
     source_sentences: int = Field(
-        8,
+        2,
         ge=0,
-        description="Sentences of the retrieved chunks shown to the model (those that best match "
-        "the question, in their chunks' order); 0: the chunks whole.",
+        description="Sentences shown to the model: the best-matching sentence of each of this "
+        "many top-ranked chunks; 0: the chunks whole (slower first token).",
     )
     min_relevance: float = Field(
         0.3,
