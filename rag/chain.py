@@ -240,16 +240,19 @@ def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate], sent
     chunk's number; chunks without sentence breaks are given whole. ``sentences=0``: every chunk
     whole.
 
-    One sentence per chunk, in retrieval order, keeps the chunk-level ranking (which saw the
+    One sentence per chunk, in retrieval order (fewer chunks: the next best sentences), keeps the chunk-level ranking (which saw the
     whole passage) in charge, and a small model answers far better from a few pertinent
     sentences than from many: measured on SQuAD and the realistic sets (README), two sentences
     beat eight on answer accuracy and halve the first token's wait."""
     if sentences <= 0:
         return [Source(n=i + 1, source=h.source, page=h.page, text=h.text) for i, h in enumerate(hits)]
     best_per_chunk: dict[int, Candidate] = {}
-    for c in sorted(candidates, key=lambda c: -c.score):
+    by_score = sorted(candidates, key=lambda c: -c.score)
+    for c in by_score:
         best_per_chunk.setdefault(c.rank, c)
     ranked = [best_per_chunk[rank] for rank in sorted(best_per_chunk)][:sentences]
+    # Fewer chunks than sentences: the next best sentences fill the budget.
+    ranked += [c for c in by_score if c not in ranked][:max(0, sentences - len(ranked))]
     by_rank: dict[int, list[Candidate]] = {}
     for c in ranked:
         by_rank.setdefault(c.rank, []).append(c)

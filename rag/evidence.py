@@ -26,7 +26,8 @@ _SENTENCE_END = re.compile(
     r"(?<=[。！？；])|(?<=[.!?;])(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bMr\.)(?<!\bDr\.)"
     r"(?<!\bNo\.)(?<!U\.S\.)\s+")
 # Block ends: a blank line, or a line that starts a list item, heading, table row or quote.
-_BLOCK_END = re.compile(r"\n\s*\n|\n(?=[ \t]*(?:[-*+•·]\s|\d{1,3}[.)、]\s|#|\||>))")
+_BLOCK_END = re.compile(
+    r"\n\s*\n|\n(?=[ \t]*(?:[-*+•·]\s|\d{1,3}[.)、]\s|#|\||>|[一二三四五六七八九十]+、|第[一二三四五六七八九十百0-9]+[章节条]))")
 # A line wrapped inside a paragraph: joined with a space (none between two CJK characters).
 _CJK_WRAP = re.compile(rf"(?<=[{CJK_RANGE}])[ \t]*\n[ \t]*(?=[{CJK_RANGE}])")
 _WRAP = re.compile(r"[ \t]*\n[ \t]*")
@@ -51,13 +52,32 @@ class Candidate:
         return max(self.coverage, self.similarity)
 
 
+# A heading: Markdown "#", "四、", "第三条", "4." or "4.2" numbering, short, no sentence end.
+_HEADING = re.compile(r"^(?:#{1,6}\s|[一二三四五六七八九十]+、|第[一二三四五六七八九十百0-9]+[章节条部分]|\d+(?:\.\d+)*\.?\s)")
+_ENDS_SENTENCE = re.compile(r"[.!?;:。！？；：,，]$")
+
+
 def split_sentences(text: str) -> list[str]:
     """The sentences of a chunk: blocks (paragraphs, list items, table rows) with their wrapped
-    lines joined, split at sentence ends; fragments of fewer than four word characters dropped."""
-    parts = []
+    lines joined, split at sentence ends; a heading is put before the sentence that follows it
+    (it says what the sentence is about, and is no answer by itself); fragments of fewer than
+    four word characters dropped."""
+    parts: list[str] = []
+    heading = ""
     for block in _BLOCK_END.split(text):
-        block = _WRAP.sub(" ", _CJK_WRAP.sub("", block))
-        parts.extend(p.strip() for p in _SENTENCE_END.split(block) if p and p.strip())
+        block = _WRAP.sub(" ", _CJK_WRAP.sub("", block)).strip()
+        if not block:
+            continue
+        if _HEADING.match(block) and len(block) <= 40 and not _ENDS_SENTENCE.search(block):
+            heading = block
+            continue
+        pieces = [p.strip() for p in _SENTENCE_END.split(block) if p and p.strip()]
+        if heading and pieces:
+            pieces[0] = f"{heading} — {pieces[0]}"
+            heading = ""
+        parts.extend(pieces)
+    if heading:
+        parts.append(heading)
     return [p for p in parts if len(_WORD.findall(p)) >= 4]
 
 
