@@ -106,7 +106,8 @@ def check_targets(spec: EvalSet, result: EvalResult) -> dict[str, bool]:
     for metric, floor in spec.targets.items():
         got = value(result, metric)
         if got is not None:
-            checks[f"{metric} >= {floor}"] = got >= floor - 1e-9
+            # Compared as reported (3 decimals): the floors are earlier results, rounded.
+            checks[f"{metric} >= {floor}"] = round(got, 3) >= floor
     if result.answers is not None:
         checks[f"answers.unsupported <= {UNSUPPORTED_MAX}"] = result.answers.unsupported <= UNSUPPORTED_MAX
     return checks
