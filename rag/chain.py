@@ -161,14 +161,9 @@ class Assistant:
             return
         evidence = pick_evidence([c for c in candidates if c.rank < 3], generated, hits[:3], lang,
                                  question=question)
-        # Held by a sentence the model was shown that is about the question (a sliver of its
-        # chunk: half the chunks' threshold, as for the evidence below); whole chunks count as is.
-        relevance_of = {c.text: c.relevance for c in candidates}
-        shown = [(part, relevance_of.get(part, 1.0))
-                 for s in used_sources for part in s.text.split(SENTENCE_JOIN)]
+        shown = [part for s in used_sources for part in s.text.split(SENTENCE_JOIN)]
         supported = (guard.unsupported is None and bool(generated)
-                     and grounded(generated, sources_text, question, shown,
-                                  self.settings.min_relevance / 2))
+                     and grounded(generated, sources_text, question, shown))
         text = generated
         if not supported:
             # Never a confident falsehood: what the sources do not hold is not the answer; the

@@ -76,18 +76,11 @@ def test_grounding_and_sentences() -> None:
     assert not grounded("The capital of France is Paris [1].", source, "What is the capital of France?")
     assert not grounded("Vacation days [1].", source, question)  # repeats the question: no answer
     sentences = ["Hotels are booked through SkyBridge.", "The dress code is smart casual."]
-    assert grounded("Book through SkyBridge [1].", " ".join(sentences), "How do I book hotels?",
-                    [(x, 1.0) for x in sentences])
+    assert grounded("Book through SkyBridge [1].", " ".join(sentences), "How do I book hotels?", sentences)
     scattered = ["Staff travel by train.", "Hotels are booked early.", "Be smart.", "Daily rates apply."]
     stitched = "Staff book smart hotels daily [1]."
     assert grounded(stitched, " ".join(scattered), "What about hotels?")
-    assert not grounded(stitched, " ".join(scattered), "What about hotels?", [(x, 1.0) for x in scattered])
-    # A number held only by a sentence that is not about the question holds nothing.
-    handbook = [("新员工试用期为 6 个月。", 0.05), ("年终奖在一月发放。", 0.6)]
-    assert not grounded("年终奖发 6 个月工资。", "新员工试用期为 6 个月。年终奖在一月发放。",
-                        "年终奖发几个月工资？", handbook, 0.15)
-    assert grounded("年终奖在一月发放 [2]。", "新员工试用期为 6 个月。年终奖在一月发放。",
-                    "年终奖什么时候发？", handbook, 0.15)
+    assert not grounded(stitched, " ".join(scattered), "What about hotels?", scattered)
     assert split_sentences("第一句话很长。第二句话也很长！Third one here. Fourth one is here") == [
         "第一句话很长。", "第二句话也很长！", "Third one here.", "Fourth one is here"]
 
