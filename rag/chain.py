@@ -16,12 +16,12 @@ from typing import Any
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
-from rag.citations import CitationFilter, cited_numbers, strip_markers
+from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
 from rag.errors import ConfigError, StoreEmptyError
 from rag.evidence import Candidate, pick_evidence, sentence_candidates
 from rag.grounding import NumberGuard, grounded
-from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context
+from rag.prompts import NOT_FOUND, Source, Turn, detect_language, fit_to_context, is_not_found
 from rag.retrieval import Hit, Retriever
 from rag.schemas import Answer, Citation, Evidence, Timings
 
@@ -97,7 +97,8 @@ class Assistant:
         if on_event:
             on_event("retrieved", {"hits": len(hits), "follow_up": found.follow_up})
         if not hits:
-            yield from self._not_found(question, lang, started, timings, result)
+            result.answer = self._nothing_found(question, lang, timings, started)
+            yield result.answer.answer
             return
 
         # Evidence answers *this* question: a follow-up's own words pick the sentence, within
@@ -153,8 +154,7 @@ class Assistant:
         generated = "".join(pieces).strip()
         if is_not_found(generated):
             # The model read the sources and found no answer in them: say so, cite nothing.
-            result.answer = Answer(question=question, answer=NOT_FOUND[lang], found=False,
-                                   timings=self._close(timings, started))
+            result.answer = self._nothing_found(question, lang, timings, started)
             if generated != NOT_FOUND[lang]:
                 result.replaced = True
                 yield "\n\n" + NOT_FOUND[lang]
@@ -173,8 +173,7 @@ class Assistant:
             # A sentence is a sliver of its chunk: half the chunks' threshold says it is about
             # the question at all; below it, nothing in the sources answers.
             if best < self.settings.min_relevance / 2:
-                result.answer = Answer(question=question, answer=NOT_FOUND[lang], found=False,
-                                       generated=generated, timings=self._close(timings, started))
+                result.answer = self._nothing_found(question, lang, timings, started, generated)
                 result.replaced = bool(pieces)
                 yield ("\n\n" if pieces else "") + NOT_FOUND[lang]
                 return
@@ -206,18 +205,11 @@ class Assistant:
             timings.ttft_ms = timings.total_ms
         return timings
 
-    def _not_found(self, question: str, lang: str, started: float, timings: Timings,
-                   result: AnswerStream) -> Iterator[str]:
-        text = NOT_FOUND[lang]
-        result.answer = Answer(question=question, answer=text, found=False,
-                               timings=self._close(timings, started))
-        yield text
-
-
-def is_not_found(text: str) -> bool:
-    """Whether the model's answer is the not-found sentence (in either language)."""
-    core = strip_markers(text).strip().rstrip(".。").lower()
-    return any(core == v.rstrip(".。").lower() for v in NOT_FOUND.values())
+    def _nothing_found(self, question: str, lang: str, timings: Timings, started: float,
+                       generated: str | None = None) -> Answer:
+        """"Not found": no sources, no evidence (``generated``: the model's withheld text)."""
+        return Answer(question=question, answer=NOT_FOUND[lang], found=False, generated=generated,
+                      timings=self._close(timings, started))
 
 
 UNSUPPORTED = {

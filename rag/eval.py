@@ -303,7 +303,7 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
             answer_scores = _answers(assistant, questions[:answers], lang, say)
         if offtopic_questions:
             assert assistant is not None
-            offtopic_scores = _offtopic(assistant, offtopic_questions, say)
+            offtopic_scores = ask_offtopic(assistant, offtopic_questions, say)
 
         return EvalResult(
             eval_dir=str(eval_dir), lang=lang, k=k, questions=len(questions),
@@ -367,7 +367,7 @@ def _answers(assistant: Any, questions: Sequence[EvalQuestion], lang: str,
     )
 
 
-def _offtopic(assistant: Any, questions: Sequence[str], say: ProgressFn) -> OfftopicScores:
+def ask_offtopic(assistant: Any, questions: Sequence[str], say: ProgressFn) -> OfftopicScores:
     say(f"asking {len(questions)} off-topic question(s) ...")
     items = []
     for question in questions:

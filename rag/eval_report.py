@@ -172,7 +172,7 @@ def render_markdown(rows: list[tuple[EvalSet, EvalResult]], sample: dict[str, An
         checks = check_targets(spec, r)
         all_met &= all(checks.values())
         lines.append(f"- {spec.title}: " + ", ".join(
-            f"{name} {'met' if ok else '**missed** (' + _f(value(r, name.split(' ')[0]) if not name.startswith('answers.unsupported') else r.answers.unsupported if r.answers else None) + ')'}"
+            f"{name} " + ("met" if ok else f"**missed** ({_f(value(r, name.split(' ')[0]))})")
             for name, ok in checks.items()) + ".")
     for lang, s in sample.items():
         ok = s["not_found"] >= 1.0
@@ -191,14 +191,14 @@ def sample_offtopic(settings: Any, lang: str, say: Any) -> dict[str, Any]:
     from ingest.sync import run_sync
     from rag import factories
     from rag.chain import Assistant
-    from rag.eval import _offtopic, load_offtopic
+    from rag.eval import ask_offtopic, load_offtopic
 
     store = Path(tempfile.mkdtemp(prefix="rag-eval-sample-"))
     try:
         local = settings.model_copy(update={"store_dir": store})
         run_sync([SAMPLE_DOCS], local)
         assistant = Assistant(local, factories.build_retriever(local), factories.build_llm(local))
-        scores = _offtopic(assistant, load_offtopic(OFFTOPIC_DIR / f"offtopic_sample_{lang}.jsonl"), say)
+        scores = ask_offtopic(assistant, load_offtopic(OFFTOPIC_DIR / f"offtopic_sample_{lang}.jsonl"), say)
         return scores.model_dump()
     finally:
         factories.reset_chroma_cache()

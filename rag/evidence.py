@@ -18,7 +18,7 @@ from typing import Any
 
 from rag.catalog import CJK_RANGE, lexical_tokens
 from rag.citations import strip_markers
-from rag.prompts import NOT_FOUND, detect_language
+from rag.prompts import detect_language, is_not_found
 from rag.schemas import Evidence
 
 # Sentence ends: Chinese full-width marks (no space needed), English marks before a space.
@@ -129,9 +129,7 @@ def pick_evidence(candidates: Sequence[Candidate], answer: str, hits: Sequence[A
     limit, not the per diem beside it), and a wrong answer cannot pull in an unrelated line."""
     if not candidates:
         return []
-    core = _normalise(strip_markers(answer)).strip(" .。!！?？")
-    if core in (_normalise(NOT_FOUND["en"]).strip(". "), NOT_FOUND["zh"].strip("。")):
-        core = ""
+    core = "" if is_not_found(answer) else _normalise(strip_markers(answer)).strip(" .。!！?？")
     asked = set(lexical_tokens(question))
     added = {t: 2.0 if t[:1].isdigit() else 1.0 for t in lexical_tokens(core) if t not in asked}
     added_weight = sum(added.values())

@@ -47,7 +47,3 @@ def is_follow_up(question: str, has_history: bool) -> bool:
     latin = len(own) - cjk
     return latin + cjk / 2 < 2  # "How many?", "多久？": no subject of its own
 
-
-def own_terms(question: str) -> list[str]:
-    """The words the question brings itself (what a follow-up adds to the earlier subject)."""
-    return _own_words(question)

@@ -3,8 +3,8 @@
 While the answer streams, every number is held back until it is complete and then compared with
 the numbers of the sources the model was shown: a number the sources do not hold ("10 vacation
 days" where they say 25) is never shown; the generation stops there and the answer is replaced
-by the best evidence sentence, quoted and cited (see :mod:`rag.chain`). At the end, the
-whole answer must share at least half of its words with the sources (:func:`grounded`).
+by the best evidence sentence, quoted and cited (see :mod:`rag.chain`). At the end, what the
+answer adds to the question must be held by one sentence the model was shown (:func:`grounded`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rag.catalog import content_tokens, is_cjk, lexical_tokens
 from rag.citations import strip_markers
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER_SO_FAR = re.compile(r"\d+(?:[.,]\d+)*[.,]?")  # a number, perhaps cut before its next part
 _OPEN_MARKER = re.compile(r"\[[\d,，\s]*$")
 
 
@@ -53,9 +54,9 @@ class NumberGuard:
                 out.append(buffer[i])
                 i += 1
                 continue
-            match = re.match(r"\d+(?:[.,]\d+)*[.,]?", buffer[i:])
+            match = _NUMBER_SO_FAR.match(buffer, i)
             assert match is not None
-            end = i + match.end()
+            end = match.end()
             if end == len(buffer):  # it may go on in the next piece
                 self.held = buffer[i:]
                 break
@@ -64,7 +65,7 @@ class NumberGuard:
             if not _OPEN_MARKER.search(self.shown + before) and number not in self.allowed:
                 self.unsupported = number
                 break
-            out.append(buffer[i:end])
+            out.append(match.group(0))
             i = end
         released = "".join(out)
         self.shown += released
@@ -83,7 +84,6 @@ class NumberGuard:
 
 
 # Chinese numbers written in characters, with their unit: "十五年", "三倍", "五百元", "七日".
-_ZH_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+(?=[年月日天周倍元个家次人岁项条])")
 _ZH_QUANTITY = re.compile(r"([零〇一二两三四五六七八九十百千万亿]+)([年月日天周倍元个家次人岁项条])")
 # What small models put before an answer ("According to the sources, ..."): not a claim.
 _PREAMBLE = re.compile(

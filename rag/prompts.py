@@ -21,10 +21,20 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from rag.citations import strip_markers
+
 NOT_FOUND = {
     "en": "I could not find this in the knowledge base.",
     "zh": "知识库中没有找到相关内容。",
 }
+
+
+
+def is_not_found(text: str) -> bool:
+    """Whether an answer is the not-found sentence (in either language), citations aside."""
+    core = strip_markers(text).strip().rstrip(".。").lower()
+    return any(core == v.rstrip(".。").lower() for v in NOT_FOUND.values())
+
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
