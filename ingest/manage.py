@@ -65,8 +65,10 @@ def delete_document(settings: Settings, source: str, *, timeout: float = 0) -> b
                 collection = factories.get_collection(
                     client, settings, factories.embedder_info(settings), create=False
                 )
-                if collection is not None:
-                    collection.delete(where={"source": source})
+                multilingual = factories.multilingual_collection(client, settings, create=False)
+                for found in (collection, multilingual):
+                    if found is not None:
+                        found.delete(where={"source": source})
             catalog.remove_file(source)
             path = document_file(settings, root, source)
             if path is not None and (path.is_file() or path.is_symlink()):

@@ -6,6 +6,11 @@ Order of writes, so that a run killed at any moment converges on the next one:
 3. one SQLite transaction replaces the file's lexical rows and its manifest row.
 Until step 3 the manifest still holds the old hash, so the next run redoes 1-3 for that file, which
 is idempotent. A removed file is deleted from Chroma first, from the catalog last.
+
+Chunks in a language the embedding model does not understand (Chinese, for the default English
+model) are also embedded by the multilingual embedder into a second collection, in the same
+steps (``RAG_MULTILINGUAL_EMBEDDING``). A store built before that, or while it was off, is
+re-indexed once by the next sync.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.errors import ConfigError, LoaderError, StoreLockedError
+from rag.retrieval import dense_understands, embedder_languages
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
@@ -117,6 +123,7 @@ class _Batch:
     embed_texts: list[str] = field(default_factory=list)
     metadatas: list[dict[str, Any]] = field(default_factory=list)
     owners: list[_Pending] = field(default_factory=list)
+    multilingual: list[int] = field(default_factory=list)  # positions also for the second index
 
 
 ProgressFn = Callable[[str, int, int], None]
@@ -139,6 +146,8 @@ class Syncer:
         self.report = IngestReport(store_dir=str(settings.store_dir), collection=settings.collection)
         self.catalog: Catalog | None = None
         self.collection: Any = None
+        self.multilingual: Any = None  # the second collection (see the module docstring)
+        self.languages = embedder_languages(settings)
         self.embeddings: Any = None
         self.max_batch = 1000
         self._batch = _Batch()
@@ -226,6 +235,10 @@ class Syncer:
             recorded = catalog.get_meta("embedder")
             if recorded:
                 factories.check_embedder(json.loads(recorded), self.info, settings)
+            wanted = factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding else "off"
+            if catalog.reindex_unless("multilingual", wanted) and catalog.chunk_count():
+                log.info("re-indexing every file once: multilingual embedding is now %s",
+                         "on" if settings.multilingual_embedding else "off")
             to_parse, removed = self.plan(targets, catalog)
             catalog.forget_failure(self.stale_failures)
             if to_parse or removed or catalog.get_meta("embedder") is None:
@@ -233,10 +246,13 @@ class Syncer:
                 # re-run costs no more than hashing the files.
                 client = factories.build_chroma_client(settings)
                 self.collection = factories.get_collection(client, settings, self.info, create=True)
+                self.multilingual = factories.multilingual_collection(client, settings, create=True)
+                if self.multilingual is None:  # turned off: still delete from an old one
+                    self.multilingual = factories.multilingual_collection(client, settings, create=False)
                 self.max_batch = factories.max_write_batch(client)
                 catalog.set_meta("embedder", self.info.as_json())
             for source in removed:  # Chroma first, catalog last: a killed run redoes this
-                self.collection.delete(where={"source": source})
+                self._delete(where={"source": source})
                 catalog.remove_file(source)
                 self.report.files_removed += 1
             if to_parse:
@@ -325,6 +341,8 @@ class Syncer:
             batch.embed_texts.append(embed_text)
             batch.metadatas.append(meta)
             batch.owners.append(pending)
+            if self.settings.multilingual_embedding and not dense_understands(self.languages, chunk.text):
+                batch.multilingual.append(len(batch.ids) - 1)
             if len(batch.ids) >= self.settings.batch_size:
                 self._flush()
 
@@ -336,12 +354,13 @@ class Syncer:
         t0 = time.perf_counter()
         vectors = self.embeddings.embed_documents(batch.embed_texts)
         self.report.embed_seconds += time.perf_counter() - t0
-        for start in range(0, len(batch.ids), self.max_batch):
-            end = start + self.max_batch
-            self.collection.upsert(
-                ids=batch.ids[start:end], embeddings=vectors[start:end],
-                documents=batch.documents[start:end], metadatas=batch.metadatas[start:end],
-            )
+        self._upsert(self.collection, batch, list(range(len(batch.ids))), vectors)
+        if batch.multilingual and self.multilingual is not None:
+            t0 = time.perf_counter()
+            texts = [batch.embed_texts[i] for i in batch.multilingual]
+            vectors = factories.build_multilingual_embeddings().embed_documents(texts)
+            self.report.embed_seconds += time.perf_counter() - t0
+            self._upsert(self.multilingual, batch, batch.multilingual, vectors)
         self.report.chunks_written += len(batch.ids)
         self.progress("chunks", self.report.chunks_written, 0)
         for owner in batch.owners:
@@ -349,13 +368,26 @@ class Syncer:
             if owner.remaining == 0:
                 self._finish_file(owner)
 
+    def _upsert(self, collection: Any, batch: _Batch, positions: list[int], vectors: list[list[float]]) -> None:
+        """Write the chunks at ``positions`` of the batch, in pieces Chroma accepts."""
+        for start in range(0, len(positions), self.max_batch):
+            part = positions[start:start + self.max_batch]
+            collection.upsert(
+                ids=[batch.ids[i] for i in part], embeddings=vectors[start:start + self.max_batch],
+                documents=[batch.documents[i] for i in part],
+                metadatas=[batch.metadatas[i] for i in part],
+            )
+
+    def _delete(self, where: dict[str, Any]) -> None:
+        for collection in (self.collection, self.multilingual):
+            if collection is not None:
+                collection.delete(where=where)
+
     def _finish_file(self, pending: _Pending) -> None:
         assert self.catalog is not None
         record = pending.record
         # Also for "new" files: a run killed earlier may have left chunks of other content.
-        self.collection.delete(
-                where={"$and": [{"source": record.source}, {"file_sha256": {"$ne": record.sha256}}]}
-            )
+        self._delete(where={"$and": [{"source": record.source}, {"file_sha256": {"$ne": record.sha256}}]})
         self.catalog.commit_file(record, zip(pending.ids, pending.texts))
         if pending.is_new:
             self.report.files_added += 1

@@ -224,13 +224,18 @@ class Catalog:
     def _check_lexical_version(self) -> None:
         """A catalog indexed with another tokenisation gets every file marked changed, so the
         sync that opened it re-indexes them all (removed files are still removed as usual)."""
-        if self.get_meta("lexical_version") == LEXICAL_VERSION:
-            return
+        self.reindex_unless("lexical_version", LEXICAL_VERSION)
+
+    def reindex_unless(self, key: str, value: str) -> bool:
+        """Unless meta ``key`` is ``value``: mark every file changed (the next sync re-indexes
+        them all) and record ``value``, in one transaction. Returns whether it marked them."""
+        if self.get_meta(key) == value:
+            return False
         with self.conn:
             self.conn.execute("UPDATE files SET sha256 = 'reindex:' || sha256 "
                               "WHERE sha256 NOT LIKE 'reindex:%'")
-            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('lexical_version', ?)",
-                              (LEXICAL_VERSION,))
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+        return True
 
     def lexical_version(self) -> str | None:
         """The tokenisation the index was built with (None: before versions were recorded)."""

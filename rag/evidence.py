@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rag.catalog import CJK_RANGE, lexical_tokens
 from rag.citations import strip_markers
-from rag.prompts import detect_language, is_not_found
+from rag.prompts import is_not_found
 from rag.schemas import Evidence
 
 # Sentence ends: Chinese full-width marks (no space needed), English marks before a space.
@@ -88,8 +88,11 @@ def _weights(query: str, pool: Sequence[set[str]]) -> dict[str, float]:
 
 
 def sentence_candidates(hits: Sequence[Any], query: str, query_vector: Sequence[float] | None,
-                        retriever: Any, use_dense: bool | None = None) -> list[Candidate]:
-    """Score every sentence of the given hits (the top sources, best first) against the query."""
+                        embed_documents: Callable[[list[str]], list[list[float]]] | None
+                        ) -> list[Candidate]:
+    """Score every sentence of the given hits (the top sources, best first) against the query:
+    its coverage of the query's terms, plus its similarity to ``query_vector`` where an
+    embedder judges the query (``embed_documents`` puts the sentences in that vector's space)."""
     candidates = [
         Candidate(text=sentence, n=i + 1, source=hit.source, page=hit.page, rank=i, position=j)
         for i, hit in enumerate(hits)
@@ -100,11 +103,9 @@ def sentence_candidates(hits: Sequence[Any], query: str, query_vector: Sequence[
     token_sets = [set(lexical_tokens(c.text)) for c in candidates]
     weights = _weights(query, token_sets)
     total_weight = sum(weights.values()) or 1.0
-    if use_dense is None:
-        use_dense = detect_language(query) == "en"
     dense = [0.0] * len(candidates)
-    if use_dense and query_vector is not None:
-        vectors = retriever.embeddings.embed_documents([c.text for c in candidates])
+    if embed_documents is not None and query_vector is not None:
+        vectors = embed_documents([c.text for c in candidates])
         dense = [sum(a * b for a, b in zip(query_vector, v, strict=False)) for v in vectors]
     for candidate, tokens, similarity in zip(candidates, token_sets, dense, strict=True):
         candidate.coverage = sum(w for t, w in weights.items() if t in tokens) / total_weight

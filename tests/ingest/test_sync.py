@@ -28,10 +28,13 @@ def store_state(settings: Settings) -> dict[str, Any]:
         i: (d, m["source"], m.get("page"), m["chunk_index"], m["file_sha256"])
         for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
     }
+    second = factories.multilingual_collection(client, settings, create=False)
+    multilingual = {} if second is None else dict(
+        zip(second.get()["ids"], (m["source"] for m in second.get()["metadatas"]), strict=True))
     with sqlite3.connect(Path(settings.store_dir) / CATALOG_NAME) as conn:
         files = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT source, sha256, chunks FROM files")}
         fts = sorted(r[0] for r in conn.execute("SELECT chunk_id FROM chunks_fts"))
-    return {"chroma": chroma, "files": files, "fts": fts}
+    return {"chroma": chroma, "files": files, "fts": fts, "multilingual": multilingual}
 
 
 def write(docs: Path, name: str, text: str) -> Path:
@@ -62,6 +65,9 @@ def test_add_change_delete_rename(docs: Path, store: Path) -> None:
     assert "25 vacation days" in texts and "每晚五百元" in texts
     sources = {v[1] for v in state["chroma"].values()}
     assert sources == {"policy.md", "travel.md", "zh/报销.md"}
+    # the Chinese chunks, and only they, also have multilingual vectors
+    assert set(state["multilingual"].values()) == {"zh/报销.md"}
+    assert set(state["multilingual"]) <= set(state["chroma"])
 
     again = run_sync([], settings)
     assert (again.files_unchanged, again.chunks_written, again.files_added) == (3, 0, 0)
@@ -86,8 +92,28 @@ def test_add_change_delete_rename(docs: Path, store: Path) -> None:
     final = store_state(settings)
     assert set(final["files"]) == {"policy.md", "zh/expenses.md"}
     assert {v[1] for v in final["chroma"].values()} == {"policy.md", "zh/expenses.md"}
+    assert set(final["multilingual"].values()) == {"zh/expenses.md"}
     assert sorted(final["chroma"]) == final["fts"]
     assert moved.chunks_total == len(final["chroma"])
+
+
+def test_multilingual_index_follows_the_setting(docs: Path, store: Path) -> None:
+    """A store built without multilingual vectors (or before they existed) gets them from the
+    next sync with the setting on, once; a deletion reaches them even with the setting off."""
+    from ingest.manage import delete_document
+
+    write(docs, "policy.md", POLICY)
+    write(docs, "报销.md", CHINESE)
+    off = settings_for(docs, store, multilingual_embedding=False)
+    assert run_sync([], off).files_added == 2
+    assert store_state(off)["multilingual"] == {}
+    on = settings_for(docs, store)
+    upgraded = run_sync([], on)
+    assert (upgraded.files_updated, upgraded.files_failed) == (2, [])
+    assert set(store_state(on)["multilingual"].values()) == {"报销.md"}
+    assert run_sync([], on).files_unchanged == 2  # once
+    assert delete_document(off, "报销.md")
+    assert store_state(on)["multilingual"] == {}
 
 
 def test_ids_are_deterministic_and_rebuild_converges(docs: Path, store: Path) -> None:

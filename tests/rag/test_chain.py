@@ -108,6 +108,14 @@ def test_chinese_question(assistant: Any) -> None:
     assert "15" in answer.evidence[0].text
 
 
+def test_colloquial_chinese_question_is_answered_from_its_section(assistant: Any) -> None:
+    """"生孩子" for the handbook's "产假": few shared characters, so BM25 alone finds nothing
+    relevant (not found before the multilingual index); its vote finds the maternity section."""
+    answer = assistant.answer("生孩子能休多久？")
+    assert answer.found and answer.citations[0].source == "zh/员工手册.md"
+    assert "产假" in answer.citations[0].text
+
+
 @pytest.mark.parametrize("question", ["What is the airspeed velocity of an unladen swallow?",
                                       "What is the capital of Peru?", "火星上有多少人？"])
 def test_not_found(assistant: Any, question: str) -> None:

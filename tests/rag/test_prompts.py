@@ -11,10 +11,17 @@ from rag.chain import Assistant
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import load_settings
 from rag.evidence import split_sentences
-from rag.followup import is_follow_up
-from rag.grounding import NumberGuard, grounded
 from rag.factories import LLMHandle
-from rag.prompts import PromptFormat, Source, Turn, choose_format, detect_language, fit_to_context
+from rag.followup import is_follow_up
+from rag.grounding import NumberGuard, grounded, numbers_in
+from rag.prompts import (
+    PromptFormat,
+    Source,
+    Turn,
+    choose_format,
+    detect_language,
+    fit_to_context,
+)
 from rag.retrieval import Hit, Retrieval
 
 
@@ -96,6 +103,17 @@ def test_wrapped_lines_are_one_sentence_and_list_items_are_apart() -> None:
         "北京、上海每晚不超过 600 元。", "第二句也很长！"]
 
 
+def test_chinese_numbers_are_compared_by_value() -> None:
+    source = "发明专利权的期限为二十年，外观设计专利权的期限为十五年。招标文件发出后最短不得少于二十日。"
+    assert grounded("发明专利保护20年。[1]", source, "发明专利能保护多少年？")
+    assert grounded("最短要留二十天。", source, "最短要留多少天？")  # 天 and 日: one number
+    assert not grounded("外观设计专利保护五年。", source, "外观设计专利的保护期是几年？")  # 十五 is not 五
+    assert not grounded("定金不超过百分之三十。", "定金不得超过主合同标的额的百分之二十。", "定金最多多少？")
+    assert grounded("一般保证的期间为六个月。", "保证期间为主债务履行期限届满之日起六个月。一般保证", "保证期间多久？")
+    assert numbers_in("一般情况下，统一规定") == set()  # a bare 一 is a word, not a number
+    assert feed_all(NumberGuard(source), ["保护", "2", "0年"]) == "保护20年"
+
+
 def feed_all(guard: NumberGuard, pieces: list[str]) -> str:
     return "".join(guard.feed(p) for p in pieces) + guard.flush()
 
@@ -155,7 +173,7 @@ class FakeRetriever:
     def retrieve(self, question: str, earlier: Any = (), k: Any = None) -> Retrieval:
         hits = self.relevant(self.search(question, k or 4))
         return Retrieval(hits=hits, query=question, follow_up=False, question_vector=[1.0, 0.0],
-                         dense=True)
+                         embed_documents=self.embeddings.embed_documents)
 
 
 def fake_assistant(response: str, relevant: bool = True) -> Assistant:

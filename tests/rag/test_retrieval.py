@@ -74,7 +74,15 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 def retriever(kb: Settings) -> Retriever:
     from rag import factories
 
-    return Retriever(kb, factories.build_vectorstore(kb), factories.build_embeddings(kb))
+    return factories.build_retriever(kb)
+
+
+@pytest.fixture(scope="module")
+def lexical_only(kb: Settings) -> Retriever:
+    """The same store without its multilingual vectors (RAG_MULTILINGUAL_EMBEDDING=false)."""
+    from rag import factories
+
+    return factories.build_retriever(kb.model_copy(update={"multilingual_embedding": False}))
 
 
 # --- tokenisation ------------------------------------------------------------------------
@@ -143,11 +151,13 @@ def test_no_card_keeps_the_dense_vote(tmp_path: Path) -> None:
     assert question_language("年假有几天？(days)") == "zh"
 
 
-def test_default_embedder_card_is_english_only(retriever: Retriever) -> None:
+def test_default_embedder_card_is_english_only(retriever: Retriever, lexical_only: Retriever) -> None:
     assert retriever.embedder_languages() == frozenset({"en"})
     assert retriever.uses_dense("How many days of leave do I get?")
-    assert not retriever.uses_dense("正式员工每年有多少天年假？")
-    assert retriever.uses_dense("正式员工每年有多少天年假？", mode="dense")
+    vote = retriever.dense_vote("正式员工每年有多少天年假？")  # Chinese: the multilingual index
+    assert vote is not None and vote.multilingual
+    assert not lexical_only.uses_dense("正式员工每年有多少天年假？")
+    assert lexical_only.uses_dense("正式员工每年有多少天年假？", mode="dense")
 
 
 def test_setting_overrides_the_card(kb: Settings) -> None:
@@ -163,12 +173,34 @@ def top_source(hits: list[Hit]) -> str:
     return hits[0].source
 
 
-def test_chinese_question_finds_the_chinese_document(retriever: Retriever) -> None:
-    hits = retriever.search("正式员工每年有多少天带薪年假？", k=3)
+def test_chinese_question_finds_the_chinese_document(retriever: Retriever, lexical_only: Retriever) -> None:
+    hits = lexical_only.search("正式员工每年有多少天带薪年假？", k=3)
     assert top_source(hits) == "年假.md"
     assert all(h.dense == 0.0 for h in hits)  # the English-only embedder had no vote
     assert relevance(hits[0]) >= 0.5
-    assert top_source(retriever.search("出差住宿每晚的标准是多少？", k=3)) == "报销.md"
+    for search in (retriever.search, lexical_only.search):
+        assert top_source(search("出差住宿每晚的标准是多少？", k=3)) == "报销.md"
+    hits = retriever.search("正式员工每年有多少天带薪年假？", k=3)
+    assert top_source(hits) == "年假.md" and hits[0].dense > 0.5  # the multilingual vote
+
+
+def test_colloquial_chinese_is_relevant_through_the_multilingual_index(
+    kb: Settings, retriever: Retriever, lexical_only: Retriever,
+) -> None:
+    """An employee's words share few characters with the policy ("吃饭" for "午餐供应"): the
+    lexical vote alone cuts the right chunk as irrelevant, the multilingual embedder keeps it."""
+    for question, source in (("中午几点能去吃饭？", "食堂.md"), ("休假没用完怎么办？", "年假.md")):
+        lexical = lexical_only.search(question, k=3)
+        assert top_source(lexical) == source and not lexical_only.relevant(lexical[:1])
+        hits = retriever.search(question, k=3)
+        assert top_source(hits) == source and retriever.relevant(hits[:1])
+    # Only the chunks the main embedder cannot read are in the second index.
+    from rag import factories
+
+    client = factories.build_chroma_client(kb)
+    multilingual = factories.multilingual_collection(client, kb, create=False)
+    sources = {m["source"] for m in multilingual.get(include=["metadatas"])["metadatas"]}
+    assert sources == {"报销.md", "年假.md", "食堂.md"}
 
 
 def test_hybrid_keeps_what_each_retriever_is_good_at(retriever: Retriever) -> None:
@@ -182,14 +214,17 @@ def test_hybrid_keeps_what_each_retriever_is_good_at(retriever: Retriever) -> No
 
 
 def test_hybrid_is_not_dragged_down_by_a_retriever_that_cannot_read_the_question(
-    retriever: Retriever,
+    retriever: Retriever, lexical_only: Retriever,
 ) -> None:
     for question in ("员工出差住宿标准是多少？", "午餐什么时候供应？", "年假可以顺延吗？"):
-        hybrid = [h.id for h in retriever.search(question, k=5)]
         bm25 = [h.id for h in retriever.search(question, k=5, mode="bm25")]
-        assert hybrid == bm25
-        dense = retriever.search(question, k=5, mode="dense")  # still available as a baseline
+        assert [h.id for h in lexical_only.search(question, k=5)] == bm25
+        dense = lexical_only.search(question, k=5, mode="dense")  # still available as a baseline
         assert len(dense) == 5
+        # Where BM25 finds a relevant chunk, the multilingual vote leaves its ranking alone.
+        # (It may add chunks BM25 did not propose, after BM25's.)
+        assert [h.id for h in retriever.search(question, k=5)][:len(bm25)] == bm25
+        assert len(retriever.search(question, k=5, mode="dense")) == 3  # the Chinese chunks
 
 
 def test_scores_and_api(retriever: Retriever) -> None:
