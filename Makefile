@@ -10,7 +10,7 @@ EVAL_DIR ?= ../shared/eval
 # CPU it is compiled on) is the fastest build measured here, and it runs; see README.
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install run ingest test test-fast bench bench-ingest bench-answer eval lock clean-store chromium
+.PHONY: install run ingest test test-fast bench bench-ingest bench-answer eval lock clean-store chromium ocr
 
 install: $(STAMP)
 
@@ -27,7 +27,7 @@ ingest: install
 run: install
 	$(PY) -m ui.launch
 
-test: install chromium
+test: install chromium ocr
 	$(PY) -m pytest
 
 test-fast: install
@@ -39,6 +39,15 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Debian's Tesseract with English and Simplified Chinese data: OCR of scanned PDFs and images
+# (optional for `make run`: without it such files are refused with this hint).
+ocr:
+	@if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then \
+		echo "installing Debian's tesseract-ocr (English, Simplified Chinese) for OCR"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim >/dev/null; \
 	fi
 
 bench: bench-ingest bench-answer

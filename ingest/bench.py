@@ -3,6 +3,8 @@
 From one run: ingest a folder into a fresh store, then encode the very same chunk texts with the
 bare ``SentenceTransformer.encode``, and report both rates, their ratio, peak memory, and the
 time of a second run with nothing changed (in process and as a fresh ``python -m ingest``).
+Then a mixed folder (:mod:`ingest.mixed_folder`: PDF, DOCX, PPTX, XLSX, CSV, EML and a scanned
+page read by OCR) into another fresh store: files, chunks and time.
 
     python -m ingest.bench [FOLDER] [--json]
 """
@@ -23,6 +25,21 @@ from ingest.parse import header_for, truncate_to_tokens
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
+
+
+def mixed_folder_run(folder: Path) -> dict[str, object]:
+    """Ingest a freshly made mixed folder (with a real PDF from beside ``folder``, if there)."""
+    from ingest.mixed_folder import KINDS, make_mixed_folder
+
+    scratch = Path(tempfile.mkdtemp(prefix="rag-bench-mixed-"))
+    docs = scratch / "docs"
+    make_mixed_folder(docs, folder.parent / "pdfs" / "pdflatex-4-pages.pdf")
+    settings = load_settings(docs_dir=docs, store_dir=scratch / "store")
+    report = run_sync([docs], settings)
+    client = factories.build_chroma_client(settings)
+    ocr = client.get_collection(settings.collection).get(where={"ocr": True})["ids"]
+    return {"kinds": list(KINDS), "files": report.files_added, "failed": len(report.files_failed),
+            "chunks": report.chunks_written, "ocr_chunks": len(ocr), "seconds": report.seconds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "rerun_fresh_process_s": round(rerun_process_s, 3),
         "rerun_fresh_process_fraction": round(rerun_process_s / (pipeline_s + load_s), 4),
         "rerun_fresh_process_unchanged": fresh.get("files_unchanged"),
+        "mixed": mixed_folder_run(args.folder),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
         f"Python {platform.python_version()}",
     }
@@ -109,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         f"  ... as a fresh process   {rerun_process_s:8.3f} s  = "
         f"{100 * result['rerun_fresh_process_fraction']:.2f}% of the first run with model load"
     )
+    mixed = result["mixed"]
+    print(f"  mixed folder ({', '.join(mixed['kinds'])}): {mixed['files']} files in, "
+          f"{mixed['failed']} refused, {mixed['chunks']} chunks ({mixed['ocr_chunks']} by OCR), "
+          f"{mixed['seconds']:.2f} s")
     if args.json:
         print(json.dumps(result))
     return 0

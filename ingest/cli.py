@@ -2,6 +2,8 @@
 
 Exit codes: 0 every file went in, 1 some files failed (the rest are stored), 2 usage or
 configuration error. With ``--json`` the last stdout line is the report as one JSON object.
+Progress goes to stderr: a bar on a terminal, otherwise a plain line every few seconds and a
+last one (see :mod:`ingest.progress`).
 """
 
 from __future__ import annotations
@@ -10,15 +12,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from ingest.progress import PROGRESS_EVERY, console_reporter
 from rag.cli_common import run_main, setup_logging
 from rag.config import load_settings
 from rag.schemas import IngestReport
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ingest",
-        description="Sync documents (PDF, DOCX, Markdown, text, HTML) into the knowledge base. "
+        description="Sync documents (PDF, DOCX, PPTX, XLSX, CSV, EML, Markdown, text, HTML; "
+        "scanned PDFs and images by OCR) into the knowledge base. "
         "Unchanged files are skipped, changed ones replaced, deleted ones removed.",
     )
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
@@ -29,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rebuild", action="store_true",
                         help="drop the store's contents and ingest everything again")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (last line)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+    parser.add_argument("--progress-every", type=_seconds, default=PROGRESS_EVERY, metavar="SECONDS",
+                        help="when stderr is not a terminal: seconds between two progress lines "
+                        f"(default {PROGRESS_EVERY:g}; a last line is always written)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     return parser
@@ -38,44 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
 def summary(report: IngestReport) -> str:
     verb = "would be " if report.dry_run else ""
     lines = [
-        f"files: {report.files_added} {verb}added, {report.files_updated} {verb}updated, "
-        f"{report.files_unchanged} unchanged, {report.files_removed} {verb}removed, "
-        f"{len(report.files_failed)} failed",
-        f"chunks: {report.chunks_written} written, {report.chunks_total} in the store "
-        f"({report.store_dir}, collection {report.collection})",
+        (f"files: {report.files_added} {verb}added, {report.files_updated} {verb}updated, "
+         f"{report.files_unchanged} unchanged, {report.files_removed} {verb}removed, "
+         f"{len(report.files_failed)} failed"),
+        (f"chunks: {report.chunks_written} written, {report.chunks_total} in the store "
+         f"({report.store_dir}, collection {report.collection})"),
         f"time: {report.seconds:.2f} s, {report.chunks_per_second:.1f} chunks/s",
     ]
     for failure in report.files_failed:
         lines.append(f"  failed: {failure.path}: {failure.error}")
     return "\n".join(lines)
-
-
-class _Progress:
-    """A tqdm bar over files, with the chunk count beside it (stderr, so stdout stays clean)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.chunks = 0
-
-    def __call__(self, kind: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if kind == "files":
-            if self.bar is None:
-                self.bar = tqdm(total=total, unit="file", desc="ingesting", file=sys.stderr)
-            self.bar.n = done
-        else:
-            self.chunks = done
-        if self.bar is not None:
-            self.bar.set_postfix(chunks=self.chunks, refresh=False)
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.sync import run_sync
 
         settings = load_settings(store_dir=args.store, collection=args.collection)
-        progress = _Progress(enabled=not args.no_progress and sys.stderr.isatty())
+        progress = console_reporter(sys.stderr, enabled=not args.no_progress,
+                                    every=args.progress_every)
         try:
             report = run_sync(args.paths, settings, rebuild=args.rebuild, dry_run=args.dry_run,
                               progress=progress)

@@ -1,5 +1,8 @@
 """One loader per format: a file -> sections of text with page and heading, or a clear error.
 
+Text, Markdown, HTML, DOCX and PDF are read here; PPTX (``slides``), XLSX and CSV (``tabular``)
+and EML (``mail``) in their own modules. :data:`LOADERS` maps each extension to its loader.
+
 Loaders never see the store; they raise :class:`rag.errors.LoaderError` with a message a user can
 act on, and ingestion records it in the report and goes on with the next file.
 """
@@ -9,61 +12,24 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ingest import ocr as ocr_support
+from ingest.decoding import decode_text
+from ingest.document import WORD as _WORD
+from ingest.document import LoadedFile, Section
+from ingest.document import require_text as _require_text
+from ingest.mail import load_eml
+from ingest.slides import load_pptx
+from ingest.tables import table_lines
+from ingest.tabular import load_csv, load_xlsx
 from rag.errors import LoaderError
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+DEFAULT_OCR = ocr_support.DEFAULT_LANGUAGES
 
-
-@dataclass(slots=True)
-class Section:
-    """A piece of a document: one PDF page, one Markdown/DOCX section, or a whole text file."""
-
-    text: str
-    page: int | None = None
-    heading: str | None = None
-
-
-@dataclass(slots=True)
-class LoadedFile:
-    title: str
-    sections: list[Section]
-    pages: int | None = None
-
-
-TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
-_MIN_PDF_CHARS_PER_PAGE = 20
-_WORD = re.compile(r"\w", re.UNICODE)
-
-
-def _check_not_binary(data: bytes) -> None:
-    if b"\x00" in data[:8192]:
-        raise LoaderError("binary file with a text extension: it holds NUL bytes, not text")
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030/GBK; binary content is refused."""
-    _check_not_binary(data)
-    for encoding in TEXT_ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\t\n\r\f")
-        if controls > max(8, len(text[:20000]) // 100):
-            break
-        return text
-    raise LoaderError(
-        "binary file with a text extension (not UTF-8 or GB18030 text): convert it to "
-        "UTF-8 text or remove it"
-    )
-
-
-def _require_text(text: str, what: str = "file") -> None:
-    if not _WORD.search(text):
-        raise LoaderError(f"empty {what}: no text to index")
+__all__ = ["LOADERS", "SUPPORTED_EXTENSIONS", "LoadedFile", "Section", "decode_text", "load_file"]
 
 
 def load_text(path: Path) -> LoadedFile:
@@ -111,20 +77,39 @@ def load_markdown(path: Path) -> LoadedFile:
     return LoadedFile(title=title or path.stem, sections=sections)
 
 
-def load_html(path: Path) -> LoadedFile:
-    """Visible text only: scripts, styles and hidden elements are dropped."""
+def html_text(markup: str) -> tuple[str, str]:
+    """The title and the visible text of an HTML page: scripts, styles and hidden elements are
+    dropped."""
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")
+    soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         tag.decompose()
     for tag in soup.select('[hidden], [aria-hidden="true"], [style*="display:none"]'):
         tag.decompose()
     text = soup.get_text("\n")
-    text = re.sub(r"\n\s*\n+", "\n\n", text).strip()
+    return title, re.sub(r"\n\s*\n+", "\n\n", text).strip()
+
+
+def load_html(path: Path) -> LoadedFile:
+    """Visible text only."""
+    title, text = html_text(decode_text(path.read_bytes()))
     _require_text(text)
     return LoadedFile(title=title or path.stem, sections=[Section(text=text)])
+
+
+def _docx_table_lines(table: Any) -> list[str]:
+    """Rows that keep the header row's names; a cell merged across columns counts once."""
+    rows: list[list[str]] = []
+    for row in table.rows:
+        cells: list[str] = []
+        previous = None
+        for cell in row.cells:
+            cells.append("" if cell._tc is previous else cell.text)
+            previous = cell._tc
+        rows.append(cells)
+    return list(table_lines(rows))
 
 
 def load_docx(path: Path) -> LoadedFile:
@@ -151,9 +136,7 @@ def load_docx(path: Path) -> LoadedFile:
 
     for block in document.iter_inner_content():
         if isinstance(block, docx.table.Table):
-            for row in block.rows:
-                cells = [c.text.strip() for c in row.cells]
-                current.append(" | ".join(dict.fromkeys(c for c in cells if c)))
+            current.extend(_docx_table_lines(block))
             continue
         style = (block.style.name if block.style is not None else "") or ""
         text = block.text.strip()
@@ -172,8 +155,44 @@ def load_docx(path: Path) -> LoadedFile:
     return LoadedFile(title=title or path.stem, sections=sections)
 
 
-def load_pdf(path: Path) -> LoadedFile:
-    """One section per page with its page number (1-based)."""
+def _has_forms(page: Any) -> bool:
+    from pypdf.generic import DictionaryObject, NullObject
+
+    def resolved(obj: Any) -> Any:
+        return None if obj is None or isinstance(obj, NullObject) else obj.get_object()
+
+    resources = resolved(page.get("/Resources"))
+    xobjects = resolved(resources.get("/XObject")) if isinstance(resources, DictionaryObject) else None
+    if not isinstance(xobjects, DictionaryObject):
+        return False
+    return any(isinstance(x := resolved(v), DictionaryObject) and x.get("/Subtype") == "/Form"
+               for v in xobjects.values())
+
+
+def _pdf_page_text(page: Any) -> str:
+    """The page's text, or "" when every word of it lies outside the page's visible area
+    (labels some image converters write off the page: an image-only page has no text).
+    Text inside form XObjects is reported in the form's own coordinates: no such check then."""
+    if _has_forms(page):
+        return page.extract_text() or ""
+    box = page.cropbox
+    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    placed = {"on": 0, "off": 0}
+
+    def visit(text: str, cm: list[float], tm: list[float], *_: Any) -> None:
+        if _WORD.search(text):
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            inside = left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1
+            placed["on" if inside else "off"] += 1
+
+    text = page.extract_text(visitor_text=visit) or ""
+    return "" if placed["off"] and not placed["on"] else text
+
+
+def load_pdf(path: Path, ocr: str = DEFAULT_OCR) -> LoadedFile:
+    """One section per page with its page number (1-based). Pages without a text layer are read
+    by OCR (languages ``ocr``, Tesseract's codes) when Tesseract is installed."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
 
@@ -197,7 +216,7 @@ def load_pdf(path: Path) -> LoadedFile:
             title = None
         sections = []
         for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
+            text = _pdf_page_text(page)
             if text.strip():
                 sections.append(Section(text=text, page=number))
         pages = len(reader.pages)
@@ -208,13 +227,39 @@ def load_pdf(path: Path) -> LoadedFile:
     except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError,
             IndexError, AssertionError, RecursionError, OSError) as exc:
         raise LoaderError(f"malformed PDF ({type(exc).__name__}: {exc}): repair or re-export it") from None
-    chars = sum(len(_WORD.findall(s.text)) for s in sections)
-    if chars < _MIN_PDF_CHARS_PER_PAGE * max(pages, 1):
-        raise LoaderError(
-            "no extractable text: scanned? needs OCR (the PDF has no text layer; run it "
-            "through OCR, e.g. ocrmypdf, and add the result)"
-        )
+    blank = [n for n in range(1, pages + 1) if not any(s.page == n for s in sections)]
+    languages = ocr_support.usable_languages(ocr)
+    if blank and languages:
+        for number, image in ocr_support.pdf_page_images(path, blank):
+            text = ocr_support.image_text(image, languages)
+            if _WORD.search(text):
+                sections.append(Section(text=text, page=number, ocr=True))
+        sections.sort(key=lambda s: s.page or 0)
+    if not any(_WORD.search(s.text) for s in sections):  # any text at all makes a document
+        if languages:
+            raise LoaderError(
+                "no extractable text: scanned? needs OCR, and OCR (Tesseract) found no text on "
+                "its pages either: a picture, or a scan too faint to read"
+            )
+        raise LoaderError("no extractable text: scanned? needs OCR (the PDF has no text layer); "
+                          + ocr_support.unavailable_message("the PDF", ocr).split(": ", 1)[1])
     return LoadedFile(title=title or path.stem, sections=sections, pages=pages)
+
+
+def load_image(path: Path, ocr: str = DEFAULT_OCR) -> LoadedFile:
+    """A scanned page or photo of a document: its text by OCR, one section per frame."""
+    languages = ocr_support.usable_languages(ocr)
+    if not languages:
+        raise LoaderError(ocr_support.unavailable_message("an image", ocr))
+    sections = []
+    for page, image in ocr_support.image_frames(path):
+        text = ocr_support.image_text(image, languages)
+        if _WORD.search(text):
+            sections.append(Section(text=text, page=page, ocr=True))
+    if not sections:
+        raise LoaderError("empty image: OCR (Tesseract) found no text in it (a picture, or a "
+                          "scan too faint to read)")
+    return LoadedFile(title=path.stem, sections=sections, pages=len(sections) if sections[0].page else None)
 
 
 LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
@@ -226,13 +271,23 @@ LOADERS: dict[str, Callable[[Path], LoadedFile]] = {
     ".text": load_text,
     ".html": load_html,
     ".htm": load_html,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".csv": load_csv,
+    ".eml": load_eml,
 }
+_OCR_LOADERS: dict[str, Callable[..., LoadedFile]] = {
+    ".pdf": load_pdf,
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"), load_image),
+}
+LOADERS.update(_OCR_LOADERS)
 
 SUPPORTED_EXTENSIONS = tuple(sorted(LOADERS))
 
 
-def load_file(path: Path, max_bytes: int | None = None) -> LoadedFile:
-    """Load one file, or raise :class:`LoaderError` saying what is wrong and what to do."""
+def load_file(path: Path, max_bytes: int | None = None, ocr: str = DEFAULT_OCR) -> LoadedFile:
+    """Load one file, or raise :class:`LoaderError` saying what is wrong and what to do.
+    ``ocr``: Tesseract's languages for scanned pages and images ("" turns OCR off)."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise LoaderError(
@@ -248,6 +303,8 @@ def load_file(path: Path, max_bytes: int | None = None) -> LoadedFile:
             )
         if size == 0:
             raise LoaderError("empty file: it has 0 bytes")
+        if path.suffix.lower() in _OCR_LOADERS:
+            return _OCR_LOADERS[path.suffix.lower()](path, ocr=ocr)
         return loader(path)
     except PermissionError:
         raise LoaderError("unreadable file: permission denied (check the file's permissions)") from None

@@ -21,6 +21,7 @@ class ParsedChunk:
     text: str
     page: int | None
     heading: str | None
+    ocr: bool = False
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class SplitConfig:
     chunk_overlap: int
     max_tokens: int  # the embedder's input limit (incl. 2 special tokens)
     max_bytes: int
+    ocr_languages: str = "eng+chi_sim"  # Tesseract's, for scanned pages; "": no OCR
 
     @property
     def body_limit(self) -> int:
@@ -52,7 +54,7 @@ def header_for(title: str, heading: str | None) -> str:
 
 def parse_file(path: str, config: SplitConfig) -> ParsedFile:
     """Load and split one file. Raises ``LoaderError`` with a user-facing message."""
-    loaded = load_file(Path(path), max_bytes=config.max_bytes)
+    loaded = load_file(Path(path), max_bytes=config.max_bytes, ocr=config.ocr_languages)
     limit = config.body_limit
     count = token_counter(config.tokenizer_file, limit)
     overlap = min(config.chunk_overlap, limit // 2)
@@ -60,7 +62,8 @@ def parse_file(path: str, config: SplitConfig) -> ParsedFile:
     parsed = ParsedFile(title=loaded.title, pages=loaded.pages)
     for section in loaded.sections:
         for text in split_text(section.text, splitter, count, limit):
-            parsed.chunks.append(ParsedChunk(text=text, page=section.page, heading=section.heading))
+            parsed.chunks.append(ParsedChunk(text=text, page=section.page, heading=section.heading,
+                                             ocr=section.ocr))
     return parsed
 
 

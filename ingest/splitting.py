@@ -12,11 +12,13 @@ from pathlib import Path
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-# Coarse to fine: paragraphs, lines, sentence ends (Chinese full-width and English), clauses,
-# words, characters. Separators stay at the end of the piece they close.
+# Coarse to fine: paragraphs, lines (a table row is one line), table cells ("Header: value |
+# ..."), sentence ends (Chinese full-width and English), clauses, words, characters. Separators
+# stay at the end of the piece they close.
 SEPARATORS = [
     "\n\n",
     "\n",
+    " | ",
     "。",
     "！",
     "？",

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -28,12 +29,18 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest.parse import ParsedFile, SplitConfig, header_for, parse_file, truncate_to_tokens
+from ingest.parse import (
+    ParsedFile,
+    SplitConfig,
+    header_for,
+    parse_file,
+    truncate_to_tokens,
+)
+from ingest.walk import folder_files
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.errors import ConfigError, LoaderError, StoreLockedError
-from rag.retrieval import dense_understands, embedder_languages
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
@@ -72,15 +79,27 @@ class Target:
     root: Path
     files: list[Path]
     prune: bool  # remove files of this root that are gone (folders only)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (source, reason), reported
 
 
-def _visible(path: Path, root: Path) -> bool:
-    parts = path.relative_to(root).parts
-    return not any(p.startswith((".", "~$")) or p == "__pycache__" for p in parts)
+def _outside_link(path: Path, docs: Path) -> tuple[str, str] | None:
+    """A file named inside the docs folder whose real location is outside it: (source, reason)."""
+    real_docs, real = docs.resolve(), path.resolve()
+    if real.is_relative_to(real_docs):
+        return None
+    named = Path(os.path.abspath(path))
+    for folder in (Path(os.path.abspath(docs)), real_docs):
+        if named.is_relative_to(folder):
+            return named.relative_to(folder).as_posix(), (
+                f"symbolic link to a path outside the documents folder: {named.name} -> {real}; "
+                f"only files inside {real_docs} are ingested: copy the file in instead"
+            )
+    return None
 
 
 def collect_targets(paths: list[Path], settings: Settings) -> list[Target]:
-    """Folders are walked recursively; a file inside the docs folder keeps its name there."""
+    """Folders are walked recursively (see :mod:`ingest.walk`: nothing outside a folder gets
+    in through a link); a file inside the docs folder keeps its name there."""
     docs = Path(settings.docs_dir)
     if not paths:
         if not docs.is_dir():
@@ -93,9 +112,11 @@ def collect_targets(paths: list[Path], settings: Settings) -> list[Target]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            root = path.resolve()
-            files = sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root))
-            targets.append(Target(root=root, files=files, prune=True))
+            found = folder_files(path)
+            targets.append(Target(root=path.resolve(), files=found.files, prune=True,
+                                  refused=found.refused))
+        elif path.is_file() and docs.is_dir() and (refused := _outside_link(path, docs)):
+            targets.append(Target(root=docs.resolve(), files=[], prune=False, refused=[refused]))
         elif path.is_file():
             resolved = path.resolve()
             root = docs.resolve() if docs.is_dir() and resolved.is_relative_to(docs.resolve()) else resolved.parent
@@ -142,12 +163,13 @@ class Syncer:
             chunk_overlap=settings.chunk_overlap,
             max_tokens=self.info.max_tokens,
             max_bytes=settings.max_file_bytes,
+            ocr_languages=settings.ocr_languages,
         )
         self.report = IngestReport(store_dir=str(settings.store_dir), collection=settings.collection)
         self.catalog: Catalog | None = None
         self.collection: Any = None
         self.multilingual: Any = None  # the second collection (see the module docstring)
-        self.languages = embedder_languages(settings)
+        self.languages: frozenset[str] | None = None  # the embedder's, read when files are added
         self.embeddings: Any = None
         self.max_batch = 1000
         self._batch = _Batch()
@@ -161,6 +183,8 @@ class Syncer:
         to_parse: list[tuple[Path, str, str, str, bool]] = []
         seen: set[str] = set()
         for target in targets:
+            for source, reason in target.refused:
+                self._fail(source, reason)
             for path in target.files:
                 source = path.relative_to(target.root).as_posix()
                 if source in seen:
@@ -271,8 +295,9 @@ class Syncer:
 
     def _parsed(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> Iterator[tuple[int, ParsedFile | str]]:
         """Parse files in a worker process, a few ahead, each under the time limit."""
-        from pebble import ProcessExpired, ProcessPool
         import multiprocessing
+
+        from pebble import ProcessExpired, ProcessPool
 
         timeout = self.settings.parse_timeout_s
         context = multiprocessing.get_context("spawn")
@@ -300,7 +325,11 @@ class Syncer:
                     yield index, f"could not parse the file ({type(exc).__name__}: {exc})"
 
     def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
+        # Imported here: an unchanged re-run never needs the retrieval module (0.4 s to import).
+        from rag.retrieval import embedder_languages
+
         assert self.catalog is not None
+        self.languages = embedder_languages(self.settings)
         total = len(to_parse)
         self.progress("files", 0, total)
         for index, result in self._parsed(to_parse):
@@ -333,6 +362,8 @@ class Syncer:
                 meta["page"] = chunk.page
             if chunk.heading:
                 meta["heading"] = chunk.heading
+            if chunk.ocr:
+                meta["ocr"] = True
             embed_text = f"{header}\n{chunk.text}"
             pending.texts.append(embed_text)
             batch = self._batch
@@ -341,7 +372,7 @@ class Syncer:
             batch.embed_texts.append(embed_text)
             batch.metadatas.append(meta)
             batch.owners.append(pending)
-            if self.settings.multilingual_embedding and not dense_understands(self.languages, chunk.text):
+            if self.settings.multilingual_embedding and not self._understood(chunk.text):
                 batch.multilingual.append(len(batch.ids) - 1)
             if len(batch.ids) >= self.settings.batch_size:
                 self._flush()
@@ -367,6 +398,12 @@ class Syncer:
             owner.remaining -= 1
             if owner.remaining == 0:
                 self._finish_file(owner)
+
+    def _understood(self, text: str) -> bool:
+        """Whether the main embedder reads the language of ``text``."""
+        from rag.retrieval import dense_understands
+
+        return dense_understands(self.languages, text)
 
     def _upsert(self, collection: Any, batch: _Batch, positions: list[int], vectors: list[list[float]]) -> None:
         """Write the chunks at ``positions`` of the batch, in pieces Chroma accepts."""

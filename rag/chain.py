@@ -196,7 +196,8 @@ class Assistant:
         citations = [
             Citation(n=i + 1, source=h.source, page=h.page, chunk_id=h.id, score=round(h.score, 4),
                      snippet=snippet(h.text), text=h.text,
-                     used=(i + 1) in cited or (i + 1) in evidence_ns)
+                     used=(i + 1) in cited or (i + 1) in evidence_ns,
+                     ocr=bool(h.metadata.get("ocr")))
             for i, h in enumerate(hits)
         ]
         result.answer = Answer(question=question, answer=text, found=True, grounded=supported,

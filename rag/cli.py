@@ -62,7 +62,7 @@ def render_sources(answer: Answer) -> str:
             lines.append(f'  "{ev.text}" ({where}) [{ev.n}]')
     lines.append("Sources:")
     for c in answer.citations:
-        where = f"{c.source}, page {c.page}" if c.page else c.source
+        where = (f"{c.source}, page {c.page}" if c.page else c.source) + (" (OCR)" if c.ocr else "")
         mark = "" if c.used else " (not cited)"
         lines.append(f"  [{c.n}] {where}{mark}: {c.snippet}")
     return "\n".join(lines)
@@ -116,7 +116,8 @@ def _search(settings: Any, args: argparse.Namespace) -> int:
         raise StoreEmptyError(settings.store_dir)
     hits = retriever.search(args.query, args.k)
     relevant = {h.id for h in retriever.relevant(hits)}
-    rows = [{"source": h.source, "page": h.page, "chunk_id": h.id, "score": round(h.score, 4),
+    rows = [{"source": h.source, "page": h.page, "ocr": bool(h.metadata.get("ocr")),
+             "chunk_id": h.id, "score": round(h.score, 4),
              "relevant": h.id in relevant, "text": h.text} for h in hits]
     if args.json:
         print(json.dumps({"query": args.query, "hits": rows}, ensure_ascii=False))

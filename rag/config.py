@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         256, ge=1, description="Chunks embedded and written per batch during ingestion."
     )
     max_file_size_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped.")
+    ocr_languages: str = Field(
+        "eng+chi_sim",
+        description="Tesseract languages for scanned PDF pages and images (read by OCR when "
+        "Tesseract is installed: `make ocr`); empty: no OCR.",
+    )
     parse_timeout_s: float = Field(
         120.0, gt=0, description="Time limit for parsing one file (hostile PDFs cannot hang)."
     )

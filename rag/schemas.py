@@ -45,6 +45,7 @@ class Citation(BaseModel):
     snippet: str
     text: str = ""
     used: bool = True
+    ocr: bool = False  # the passage was read from a scanned page or image by OCR
 
 
 class Evidence(BaseModel):

@@ -33,6 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
                      "zh": "模型的回答与出处不符，已被撤回；上面引用的是文档原文。"},
     "sources": {"en": "Sources", "zh": "出处"},
     "page_n": {"en": "page {n}", "zh": "第 {n} 页"},
+    "ocr": {"en": "read by OCR", "zh": "OCR 识别"},
     "passage": {"en": "passage", "zh": "段落"},
     "other_passages": {"en": "{n} more passages retrieved, not cited",
                        "zh": "另有 {n} 个检索到但未引用的段落"},
@@ -73,8 +74,17 @@ LABELS: dict[str, dict[str, str]] = {
     "upload_label": {"en": "Files", "zh": "文件"},
     "upload_button": {"en": "Add to the knowledge base", "zh": "添加到知识库"},
     "upload_none": {"en": "Choose at least one file first.", "zh": "请先选择文件。"},
-    "ingesting": {"en": "Ingesting: {done} of {total} files, {chunks} chunks",
-                  "zh": "正在导入：{done}/{total} 个文件，{chunks} 个文本块"},
+    "ingesting": {"en": "Ingesting: {done} of {total} files, {chunks} chunks · {chunk_rate} chunks/s, "
+                        "{file_rate} files/s · {left}",
+                  "zh": "正在导入：{done}/{total} 个文件，{chunks} 个文本块 · 每秒 {chunk_rate} 个文本块、"
+                        "{file_rate} 个文件 · {left}"},
+    "time_left": {"en": "about {time} left", "zh": "预计还需 {time}"},
+    "time_left_unknown": {"en": "estimating the time left", "zh": "正在估算剩余时间"},
+    "last_chunks": {"en": "writing the last chunks", "zh": "正在写入最后的文本块"},
+    "ingested": {"en": "Processed {done} of {total} files, {chunks} chunks written in {time} "
+                       "({chunk_rate} chunks/s, {file_rate} files/s)",
+                 "zh": "已处理 {done}/{total} 个文件，写入 {chunks} 个文本块，用时 {time}"
+                       "（每秒 {chunk_rate} 个文本块、{file_rate} 个文件）"},
     "upload_ok": {"en": "Added: {files}", "zh": "已添加：{files}"},
     "upload_failed": {"en": "Not added: {file}: {error}", "zh": "未添加：{file}：{error}"},
     "doc_list": {"en": "In the knowledge base", "zh": "知识库中的文档"},

@@ -30,17 +30,17 @@ def ingest_if_empty(settings: Settings) -> None:
     if not store_is_empty(settings):
         return
     from ingest.cli import summary
+    from ingest.progress import console_reporter
     from ingest.sync import run_sync
 
     print(f"The knowledge base at {settings.store_dir} is empty: ingesting {settings.docs_dir} …",
           flush=True)
-
-    def progress(kind: str, done: int, total: int) -> None:
-        if kind == "files":
-            print(f"  {done}/{total} files", flush=True)
-
+    progress = console_reporter(sys.stdout)  # the same bar or lines as `make ingest`
     try:
-        report = run_sync([], settings, progress=progress)
+        try:
+            report = run_sync([], settings, progress=progress)
+        finally:
+            progress.close()
     except RagError as exc:
         print(f"warning: could not ingest {settings.docs_dir}: {exc}", file=sys.stderr)
         return

@@ -44,8 +44,9 @@ def quote(text: str) -> str:
     return _LIST_MARK.sub("", text.strip())
 
 
-def where(source: str, page: int | None) -> str:
-    return f"{source} · {t('page_n', n=page)}" if page else source
+def where(source: str, page: int | None, ocr: bool = False) -> str:
+    label = f"{source} · {t('page_n', n=page)}" if page else source
+    return f"{label} · {t('ocr')}" if ocr else label
 
 
 def not_found(text: str) -> None:
@@ -73,7 +74,7 @@ def sources(answer: dict[str, Any]) -> None:
         if ev.get("n") not in shown:
             _quote(ev["text"], f"{where(ev['source'], ev.get('page'))}")
     for c in used:
-        label = where(c["source"], c.get("page"))
+        label = where(c["source"], c.get("page"), c.get("ocr", False))
         for text in quotes.get(c["n"], []):
             _quote(text, f"[{c['n']}] {label}")
         with st.expander(f"[{c['n']}] {label} — {t('passage')}"):
@@ -82,7 +83,7 @@ def sources(answer: dict[str, Any]) -> None:
     if others:
         with st.expander(t("other_passages", n=len(others))):
             for c in others:
-                st.markdown(f"**[{c['n']}] {inert(where(c['source'], c.get('page')))}**")
+                st.markdown(f"**[{c['n']}] {inert(where(c['source'], c.get('page'), c.get('ocr', False)))}**")
                 st.text(c.get("snippet", ""))
 
 

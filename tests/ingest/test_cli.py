@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -12,6 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from ingest.cli import build_parser
 from rag.catalog import CATALOG_NAME
 from rag.config import load_settings
 from tests.conftest import SHARED_EVAL
@@ -57,6 +61,38 @@ def test_exit_0_and_2(docs: Path, store: Path) -> None:
     bad_setting = ingest(str(docs), "--store", str(store), env={"RAG_CHUNK_SIZE": "many"})
     assert bad_setting.returncode == 2 and "RAG_CHUNK_SIZE" in bad_setting.stderr
     assert "Traceback" not in bad_setting.stderr
+
+
+def test_progress_lines_on_stderr_and_the_json_report_last_on_stdout(docs: Path, store: Path) -> None:
+    for name, topic in (("canteen", "lunch from 11:30"), ("parking", "badge at the gate"),
+                        ("library", "books for four weeks")):
+        (docs / f"{name}.md").write_text(f"# {name.title()}\n\n## Rules\n\nThe {name}: {topic}.\n")
+    result = ingest(str(docs), "--store", str(store), "--json")  # stderr is a pipe, not a terminal
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert CONTRACT_KEYS <= set(report) and report["files_added"] == 3
+    assert "ingest:" not in result.stdout  # progress never mixes with the report
+
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ingest: ")]
+    assert lines[0].startswith("ingest: 0/3 files (0%), 0 chunks,"), result.stderr
+    final = re.fullmatch(r"ingest: 3/3 files \(100%\), ([\d,]+) chunks, [\d.]+ chunks/s, "
+                         r"[\d.]+ files/s, took \d+s", lines[-1])
+    assert final, result.stderr
+    assert int(final.group(1).replace(",", "")) == report["chunks_written"] > 0
+    assert "\r" not in result.stderr  # no bar drawn into a log
+
+    quiet = ingest(str(docs), "--store", str(store), "--json", "--rebuild", "--no-progress")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "ingest:" not in quiet.stderr
+    assert json.loads(quiet.stdout.strip().splitlines()[-1])["files_added"] == 3
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan"])
+def test_progress_every_must_be_seconds(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["--progress-every", value])
+    assert exit_info.value.code == 2 and "--progress-every" in capsys.readouterr().err
+    assert build_parser().parse_args(["--progress-every", "2.5"]).progress_every == 2.5
 
 
 def test_sigkill_mid_run_converges(tmp_path: Path) -> None:

@@ -10,11 +10,13 @@ import streamlit as st
 
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.manage import delete_document, document_file
+from ingest.progress import IngestProgress, Snapshot
 from rag.catalog import Catalog, FileRecord
 from rag.config import Settings
 from rag.errors import RagError
 from ui import resources, uploads
 from ui.i18n import t
+from ui.upload_progress import progress_text
 
 FLASH = "docs_flash"  # (kind, message) shown once at the top after a delete
 CONFIRM = "docs_confirm_delete"
@@ -48,28 +50,30 @@ def upload_form(settings: Settings) -> None:
     if not files:
         st.warning(t("upload_none"))
         return
-    bar = st.progress(0.0, text=t("ingesting", done=0, total=len(files), chunks=0))
-    state = {"done": 0, "total": len(files), "chunks": 0}
+    status = st.empty()  # the progress bar while ingesting, then what was done
+    status.progress(0.0, text=progress_text(Snapshot(0, len(files), 0, 0.0, 0.0, 0.0, None)))
+    model = IngestProgress()
 
     def progress(kind: str, done: int, total: int) -> None:
-        if kind == "files":
-            state["done"], state["total"] = done, max(total, 1)
-        else:
-            state["chunks"] = done
-        bar.progress(min(1.0, state["done"] / state["total"]), text=t("ingesting", **state))
+        model(kind, done, total)
+        snap = model.snapshot()
+        status.progress(snap.fraction, text=progress_text(snap))
 
     try:
         result = uploads.ingest_uploads(settings, [(f.name, f.getvalue()) for f in files], progress)
     except RagError as exc:
-        bar.empty()
+        status.empty()
         st.error(str(exc))
         return
     except Exception as exc:  # noqa: BLE001 - a message, never a traceback
-        bar.empty()
+        status.empty()
         st.error(t("upload_failed", file=", ".join(f.name for f in files),
                    error=f"{type(exc).__name__}: {exc}"))
         return
-    bar.empty()
+    if model.started:
+        status.caption(progress_text(model.snapshot(), final=True))
+    else:
+        status.empty()
     if result.added:
         st.success(t("upload_ok", files=", ".join(f"`{s}`" for s in result.added)),
                    icon=":material/check_circle:")
