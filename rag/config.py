@@ -123,6 +123,25 @@ class Settings(BaseSettings):
         description="A local GGUF model file; overrides RAG_BUNDLED_MODEL.",
     )
     lora_path: Path | None = Field(None, description="Optional LoRA adapter (GGUF) for the model.")
+    llm_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible language-model server (llama.cpp server, vLLM, Ollama), "
+        "its /v1 URL, e.g. http://gpu-box:8080/v1. Empty: the in-process GGUF model.",
+    )
+    llm_model: str | None = Field(
+        None, description="The model name to ask the server for. Empty: the first it lists."
+    )
+    llm_api_key: str | None = Field(None, description="API key for the server, if it wants one.")
+    llm_timeout_s: float = Field(
+        120.0, gt=0, description="Seconds to wait for the server's next words before giving up."
+    )
+    llm_queue: int = Field(
+        32, ge=0, description="Questions that may wait for the model while it answers others; "
+        "past them a question is refused at once with 'busy, try again' instead of waiting.",
+    )
+    llm_parallel: int = Field(
+        4, ge=1, description="Questions sent to the server at once; more wait their turn."
+    )
     n_ctx: int = Field(4096, ge=512, description="Context size of the model, in tokens.")
     n_threads: int | None = Field(
         None, ge=1, description="CPU threads for the model. Empty: the number of cores."
@@ -152,7 +171,8 @@ class Settings(BaseSettings):
         "auto", description="Language of the chat page labels (auto: from the browser)."
     )
 
-    @field_validator("embedding_model", "chroma_host", "embedding_languages", mode="before")
+    @field_validator("embedding_model", "chroma_host", "embedding_languages", "llm_base_url",
+                     "llm_model", "llm_api_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -46,5 +46,11 @@ class ModelError(RagError):
     exit_code = 2
 
 
+class BusyError(RagError):
+    """The model has as many questions waiting as it may queue: try again shortly."""
+
+    exit_code = 3
+
+
 class LoaderError(RagError):
     """One file could not be turned into text; ingestion records it and goes on."""

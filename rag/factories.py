@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
-from rag.errors import ConfigError, EmbedderMismatchError, ModelError, RagError
+from rag.errors import BusyError, ConfigError, EmbedderMismatchError, ModelError, RagError
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -332,10 +332,14 @@ def model_path(settings: Settings) -> Path:
 
 
 class LLMGate:
-    """Serialises access to one model: a waiting request is told it is queued."""
+    """Access to one model, first come first served: a waiting request is told its place in
+    the queue; past ``max_waiting`` waiting requests, the next one is refused at once
+    (:class:`~rag.errors.BusyError`) instead of waiting without bound."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock | threading.BoundedSemaphore,
+                 max_waiting: int | None = None) -> None:
         self.lock = lock
+        self.max_waiting = max_waiting
         self._waiting = 0
         self._count_lock = threading.Lock()
 
@@ -345,6 +349,10 @@ class LLMGate:
         if self.lock.acquire(blocking=False):
             return 0.0
         with self._count_lock:
+            if self.max_waiting is not None and self._waiting >= self.max_waiting:
+                raise BusyError(
+                    f"the language model is busy: {self._waiting} questions are already waiting; "
+                    "try again in a moment (RAG_LLM_QUEUE sets how many may wait)")
             self._waiting += 1
             position = self._waiting
         if on_event:
@@ -373,14 +381,15 @@ class LLMHandle:
     count_tokens: Any
     name: str
     raw: Any = None  # the llama_cpp.Llama object (for the raw benchmark)
-    lock: threading.Lock = None  # type: ignore[assignment]
+    lock: threading.Lock | threading.BoundedSemaphore = None  # type: ignore[assignment]
     gate: LLMGate = None  # type: ignore[assignment]
+    max_waiting: int | None = None  # questions that may wait for the model (None: any number)
 
     def __post_init__(self) -> None:
         if self.lock is None:
             self.lock = threading.Lock()
         if self.gate is None:
-            self.gate = LLMGate(self.lock)
+            self.gate = LLMGate(self.lock, self.max_waiting)
 
 
 def _chat_renderer(metadata: dict[str, str]) -> tuple[Any, list[str]]:
@@ -425,9 +434,34 @@ def _route_llama_logs() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+def build_server_llm(settings: Settings) -> LLMHandle:
+    """An OpenAI-compatible model server (``RAG_LLM_BASE_URL``) behind the same handle: the
+    prompt goes as chat messages (the server applies its model's template); up to
+    ``RAG_LLM_PARALLEL`` questions are sent at once, the server queues and batches them."""
+    import openai
+
+    from rag.llm_server import ServerLLM, estimate_tokens, first_model, messages_text
+    from rag.prompts import PromptFormat
+
+    base_url = str(settings.llm_base_url).rstrip("/")
+    client = openai.OpenAI(base_url=base_url, api_key=settings.llm_api_key or "not-needed",
+                           timeout=settings.llm_timeout_s, max_retries=0)
+    model = settings.llm_model or first_model(client, base_url, settings.llm_timeout_s)
+    llm = ServerLLM(client=client, model=model, base_url=base_url, timeout_s=settings.llm_timeout_s,
+                    max_tokens=settings.max_tokens, temperature=settings.temperature,
+                    top_p=settings.top_p, seed=settings.seed)
+    fmt = PromptFormat("chat", stop=["\nQuestion:"], render_chat=messages_text)
+    lock = threading.BoundedSemaphore(settings.llm_parallel)
+    return LLMHandle(llm=llm, fmt=fmt, n_ctx=settings.n_ctx, count_tokens=estimate_tokens,
+                     name=f"{model} at {base_url}", lock=lock, max_waiting=settings.llm_queue)
+
+
 def build_llm(settings: Settings) -> LLMHandle:
-    """The local GGUF model through LangChain's ``LlamaCpp``, with sane settings (the
-    wrapper's defaults are ``n_ctx=512``, ``n_batch=8``, ``verbose=True``)."""
+    """The language model the settings name: a model server (``RAG_LLM_BASE_URL``), else the
+    local GGUF model through LangChain's ``LlamaCpp``, with sane settings (the wrapper's
+    defaults are ``n_ctx=512``, ``n_batch=8``, ``verbose=True``)."""
+    if settings.llm_base_url:
+        return build_server_llm(settings)
     from langchain_community.llms import LlamaCpp
 
     from rag.prompts import choose_format
@@ -471,7 +505,7 @@ def build_llm(settings: Settings) -> LLMHandle:
 
     name = metadata.get("general.name") or path.stem
     return LLMHandle(llm=llm, fmt=fmt, n_ctx=settings.n_ctx, count_tokens=count_tokens,
-                     name=str(name), raw=raw)
+                     name=str(name), raw=raw, max_waiting=settings.llm_queue)
 
 
 def build_retriever(settings: Settings) -> Any:

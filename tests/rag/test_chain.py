@@ -18,7 +18,7 @@ from ingest.sync import run_sync
 from rag import factories
 from rag.citations import cited_numbers
 from rag.config import load_settings
-from rag.errors import EmbedderMismatchError, ModelError, StoreEmptyError
+from rag.errors import BusyError, EmbedderMismatchError, ModelError, StoreEmptyError
 from rag.prompts import Turn
 from tests.conftest import ROOT, SAMPLE_DOCS
 
@@ -156,6 +156,25 @@ def test_two_threads_at_once(assistant: Any) -> None:
         t.join(timeout=300)
     assert all(a is not None and a.found and a.timings.completion_tokens > 0 for a in answers)
     assert "queued" in events or all(a.timings.queued_ms == 0 for a in answers)
+
+
+def test_a_full_queue_says_busy_at_once(assistant: Any) -> None:
+    """Past RAG_LLM_QUEUE waiting questions the next is refused at once, not queued forever."""
+    shared = assistant.gate
+    assistant.gate = factories.LLMGate(shared.lock, max_waiting=0)  # nobody may wait
+    try:
+        stream = assistant.stream("How long is parental leave?")
+        pieces = iter(stream)
+        next(pieces)  # the model is generating this answer now
+        started = time.monotonic()
+        with pytest.raises(BusyError, match="busy.*try again"):
+            assistant.answer("How many days a week can I work remotely?")
+        assert time.monotonic() - started < 10
+        list(pieces)
+        assert stream.answer.found
+        assert assistant.answer("How many days a week can I work remotely?").found  # free again
+    finally:
+        assistant.gate = shared
 
 
 def test_empty_store(tmp_path: Path) -> None:

@@ -1,0 +1,139 @@
+"""Generation by an OpenAI-compatible server: a real llama.cpp server (``python -m
+llama_cpp.server``, the default GGUF) started on loopback; a server that is down; one that is
+stuck."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.sync import run_sync
+from rag import factories
+from rag.config import load_settings
+from rag.errors import ModelError
+from tests.conftest import ROOT, SAMPLE_DOCS
+
+pytestmark = pytest.mark.slow
+MODELS = ROOT / "data" / "models"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """A llama.cpp server over the default model, on loopback; its /v1 URL."""
+    model = factories.default_model_path(load_settings(models_dir=MODELS))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama.cpp server exited: {proc.stderr.read()[-2000:] if proc.stderr else ''}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama.cpp server did not start within 180 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    docs = tmp_path_factory.mktemp("docs")
+    for name in ("en/employee-handbook.md", "zh/员工手册.md"):
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLE_DOCS / name, docs / name)
+    store = tmp_path_factory.mktemp("store")
+    assert run_sync([docs], load_settings(store_dir=store)).files_added == 2
+    return store
+
+
+def test_answers_stream_from_the_server_with_citations(server: str, kb: Path) -> None:
+    settings = load_settings(store_dir=kb, llm_base_url=server)
+    handle = factories.build_llm(settings)
+    assert handle.name == f"qwen-local at {server}"  # the model the server lists
+    assistant = factories.build_assistant(settings, llm=handle)
+    stream = assistant.stream("How many vacation days do full-time employees get per year?")
+    pieces = list(stream)
+    answer = stream.answer
+    assert answer.found and answer.citations[0].source == "en/employee-handbook.md"
+    assert "25" in answer.answer and len(pieces) > 2  # streamed, not in one piece
+    assert answer.timings.completion_tokens > 2
+    chinese = assistant.answer("上海办公室正式员工每年有多少天带薪年假？")
+    assert chinese.found and chinese.citations[0].source == "zh/员工手册.md"
+
+
+def test_cli_ask_json_through_the_server(server: str, kb: Path) -> None:
+    env = {**os.environ, "RAG_LLM_BASE_URL": server, "RAG_LLM_MODEL": "qwen-local"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", "How many vacation days do full-time employees get?",
+         "--store", str(kb), "--json"], capture_output=True, text=True, timeout=300, env=env,
+        check=False)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["found"] is True and data["citations"] and data["evidence"]
+
+
+def test_a_server_that_is_down_is_a_clear_error_at_once(kb: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.monotonic()
+    with pytest.raises(ModelError, match="cannot reach the language-model server .*start it"):
+        factories.build_llm(load_settings(store_dir=kb, llm_base_url=down))
+    # A named model skips the listing: the error comes with the first question, from the CLI
+    env = {**os.environ, "RAG_LLM_BASE_URL": down, "RAG_LLM_MODEL": "x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rag", "ask", "How many vacation days do I get?", "--store", str(kb)],
+        capture_output=True, text=True, timeout=300, env=env, check=False)
+    assert result.returncode == 2 and "cannot reach the language-model server" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 120
+
+
+def test_a_stuck_server_times_out(kb: Path) -> None:
+    """A server that accepts the connection and never answers (a narrow stand-in: a socket)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[Any] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    settings = load_settings(store_dir=kb, llm_base_url=url, llm_model="x", llm_timeout_s=1)
+    assistant = factories.build_assistant(settings)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModelError, match="sent nothing for 1 s"):
+            assistant.answer("How many vacation days do full-time employees get?")
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 30
