@@ -3,10 +3,7 @@ mode) on loopback instead of the local folder."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,34 +12,17 @@ import pytest
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import free_port, port_open, running
 
 
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the Chroma server did not start")
+    command = [str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+               "--port", str(port)]
+    with running(command, port_open(port), tmp_path / "chroma.log", timeout=60, name="chroma run"):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_ingest_and_retrieve_through_a_chroma_server(chroma_server: int, docs: Path, store: Path) -> None:

@@ -1,0 +1,65 @@
+"""Real servers started by the tests on loopback (Chroma, llama.cpp, the chat page): a free
+port, start, wait until ready, stop."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_ok(url: str, body: bytes | None = None) -> Callable[[], bool]:
+    """Ready when ``url`` answers 200 (and, if given, exactly ``body``)."""
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200 and (body is None or response.read().strip() == body)
+        except OSError:
+            return False
+    return ready
+
+
+def port_open(port: int) -> Callable[[], bool]:
+    def ready() -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+    return ready
+
+
+@contextmanager
+def running(command: list[str], ready: Callable[[], bool], log: Path, *, timeout: float = 120,
+            name: str = "server", **popen: object) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``command`` (output to ``log``), wait until ``ready()``, yield it, stop it. Fails
+    the test with the log's tail when it exits or is not ready in time."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)  # type: ignore[call-overload]
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(f"{name} exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} was not ready in {timeout:.0f} s:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
