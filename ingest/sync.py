@@ -227,7 +227,9 @@ class Syncer:
         self.report.files_failed.append(FileFailure(path=source, error=error))
 
     # --- running ----------------------------------------------------------------------
-    def run(self, targets: list[Target], *, rebuild: bool = False, dry_run: bool = False) -> IngestReport:
+    def run(self, targets: list[Target], *, rebuild: bool = False, dry_run: bool = False,
+            locked: bool = False) -> IngestReport:
+        """``locked``: the caller holds the store's write lock (and releases it)."""
         started = time.perf_counter()
         settings = self.settings
         self.report.dry_run = dry_run
@@ -246,7 +248,7 @@ class Syncer:
             self.report.seconds = round(time.perf_counter() - started, 3)
             return self.report
 
-        lock = acquire_write_lock(settings)
+        lock = None if locked else acquire_write_lock(settings)
         try:
             # A long-lived process (the chat page) may hold a Chroma client that has not seen
             # another process's writes: write through a fresh one.
@@ -287,7 +289,8 @@ class Syncer:
         finally:
             if self.catalog is not None:
                 self.catalog.close()
-            lock.release()
+            if lock is not None:
+                lock.release()
         self.report.seconds = round(time.perf_counter() - started, 3)
         if self.report.seconds > 0:
             self.report.chunks_per_second = round(self.report.chunks_written / self.report.seconds, 2)
@@ -439,7 +442,9 @@ def run_sync(
     rebuild: bool = False,
     dry_run: bool = False,
     progress: ProgressFn | None = None,
+    locked: bool = False,
 ) -> IngestReport:
-    """Sync ``paths`` (default: the docs folder) into the store the settings name."""
+    """Sync ``paths`` (default: the docs folder) into the store the settings name.
+    ``locked``: the caller already holds the write lock (:func:`acquire_write_lock`)."""
     targets = collect_targets(paths, settings)
-    return Syncer(settings, progress).run(targets, rebuild=rebuild, dry_run=dry_run)
+    return Syncer(settings, progress).run(targets, rebuild=rebuild, dry_run=dry_run, locked=locked)

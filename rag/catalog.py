@@ -13,11 +13,12 @@ import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from rag.text import CJK_RANGE, is_cjk
 
 CATALOG_NAME = "catalog.sqlite3"
 
@@ -46,16 +47,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
 
-# CJK ideographs (and compatibility ranges), kana and hangul: written without spaces.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-CJK_RANGE = _CJK  # for a regex character class: the project's one CJK range
+_CJK = CJK_RANGE
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
-_IS_CJK = re.compile(rf"[{_CJK}]")
-
-
-def is_cjk(text: str) -> bool:
-    """Whether ``text`` starts with a CJK character (the project's one CJK range)."""
-    return bool(_IS_CJK.match(text))
 
 # Version of the lexical tokenisation. A catalog indexed by another version is re-indexed by the
 # next sync (see Catalog.__init__). 2: CJK characters indexed as well as bigrams; diacritics
@@ -97,7 +90,7 @@ def lexical_runs(text: str) -> list[list[str]]:
     words: list[str] = []
     for match in _TOKEN.finditer(text):
         run = match.group(0)
-        if _IS_CJK.match(run):
+        if is_cjk(run):
             if words:
                 runs.append(words)
                 words = []
@@ -115,7 +108,7 @@ def terms_and_phrases(text: str) -> tuple[list[str], list[str]]:
     phrases: list[str] = []
     for run in lexical_runs(text):
         terms.extend(run)
-        if run and _IS_CJK.match(run[0]):
+        if run and is_cjk(run[0]):
             phrases.extend(a + b for a, b in zip(run, run[1:]))
         else:
             phrases.extend(f"{a} {b}" for a, b in zip(run, run[1:]))
@@ -127,7 +120,7 @@ def lexical_tokens(text: str) -> list[str]:
     bigrams (and the single characters of one-character runs) for Chinese and other CJK text."""
     tokens: list[str] = []
     for run in lexical_runs(text):
-        if _IS_CJK.match(run[0]):
+        if is_cjk(run[0]):
             tokens.extend(run if len(run) == 1 else (a + b for a, b in zip(run, run[1:])))
         else:
             tokens.extend(run)
@@ -151,7 +144,7 @@ def content_tokens(text: str) -> list[str]:
     keep only their content characters (a bigram of two function characters goes)."""
     out = []
     for token in lexical_tokens(text):
-        if _IS_CJK.match(token):
+        if is_cjk(token):
             kept = "".join(ch for ch in token if ch not in FUNCTION_CHARS)
             if kept:
                 out.append(kept)
@@ -169,7 +162,7 @@ def index_tokens(text: str) -> list[str]:
     """
     tokens: list[str] = []
     for run in lexical_runs(text):
-        if _IS_CJK.match(run[0]):
+        if is_cjk(run[0]):
             tokens.extend(run)
             tokens.extend(a + b for a, b in zip(run, run[1:]))
         else:
@@ -250,11 +243,6 @@ class Catalog:
 
     def close(self) -> None:
         self.conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.conn:
-            yield self.conn
 
     # --- meta ---------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

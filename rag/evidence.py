@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.catalog import CJK_RANGE, lexical_tokens
+from rag.catalog import lexical_tokens
 from rag.citations import strip_markers
 from rag.prompts import is_not_found
 from rag.schemas import Evidence
+from rag.text import CJK_RANGE
 
 # Sentence ends: Chinese full-width marks (no space needed), English marks before a space.
 _SENTENCE_END = re.compile(

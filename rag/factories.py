@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
-from rag.errors import BusyError, ConfigError, EmbedderMismatchError, ModelError, RagError
+from rag.errors import (
+    BusyError,
+    ConfigError,
+    EmbedderMismatchError,
+    ModelError,
+    RagError,
+)
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -102,19 +108,41 @@ def embedder_info(settings: Settings) -> EmbedderInfo:
     )
 
 
+class LockedEmbeddings:
+    """One embedding model shared by every session and upload thread, one call at a time: a
+    fast tokenizer used by two threads at once raises "Already borrowed", and the model already
+    uses every core. Otherwise the wrapped LangChain ``Embeddings``."""
+
+    def __init__(self, inner: HuggingFaceEmbeddings) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self.inner.embed_query(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 @lru_cache(maxsize=2)
-def _embeddings(model_dir: str, device: str) -> HuggingFaceEmbeddings:
+def _embeddings(model_dir: str, device: str) -> LockedEmbeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    return HuggingFaceEmbeddings(
+    return LockedEmbeddings(HuggingFaceEmbeddings(
         model_name=model_dir,
         model_kwargs={"device": device, "local_files_only": True},
         encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
-    )
+    ))
 
 
-def build_embeddings(settings: Settings) -> HuggingFaceEmbeddings:
-    """The sentence-transformers embedder behind LangChain's interface (one per process)."""
+def build_embeddings(settings: Settings) -> LockedEmbeddings:
+    """The sentence-transformers embedder behind LangChain's interface (one per process,
+    safe to share between threads)."""
     path = embedding_model_dir(settings)
     with _lock:
         try:
@@ -194,6 +222,14 @@ def reset_chroma_cache() -> None:
     SharedSystemClient.clear_system_cache()
 
 
+def _not_found() -> tuple[type[Exception], ...]:
+    """What chromadb raises for a collection that does not exist (and nothing else: a server
+    that is down must not read as an empty store)."""
+    from chromadb.errors import NotFoundError
+
+    return (NotFoundError, ValueError)
+
+
 def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, create: bool) -> Any:
     """The knowledge-base collection (cosine space), or None if it does not exist and
     ``create`` is False. Refuses a collection built by another embedder."""
@@ -206,7 +242,8 @@ def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, creat
     else:
         try:
             collection = client.get_collection(settings.collection)
-        except Exception:  # noqa: BLE001 - chromadb raises several types for "not found"
+        except _not_found() as exc:
+            log.debug("no collection %s: %s", settings.collection, exc)
             return None
     check_embedder(collection.metadata or {}, info, settings)
     return collection
@@ -258,7 +295,7 @@ def multilingual_collection(client: Any, settings: Settings, *, create: bool) ->
             configuration={"hnsw": {"space": "cosine"}})
     try:
         return client.get_collection(name)
-    except Exception:  # noqa: BLE001 - chromadb raises several types for "not found"
+    except _not_found():
         return None
 
 
@@ -282,8 +319,8 @@ def delete_collection(client: Any, settings: Settings) -> None:
     for name in (settings.collection, multilingual_collection_name(settings)):
         try:
             client.delete_collection(name)
-        except Exception:  # noqa: BLE001 - not there: nothing to delete
-            pass
+        except _not_found():
+            log.debug("no collection %s to delete", name)
 
 
 __all__ = [

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from rag.catalog import content_tokens, is_cjk, query_text
+from rag.catalog import content_tokens, query_text
+from rag.text import is_cjk
 
 _EN_OPENERS = re.compile(
     r"^\s*(and|but|also|or|so|then|same|what about|how about|what if|and if|and what|and how|"

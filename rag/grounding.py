@@ -13,8 +13,9 @@ import re
 
 import cn2an
 
-from rag.catalog import content_tokens, is_cjk, lexical_tokens
+from rag.catalog import content_tokens, lexical_tokens
 from rag.citations import strip_markers
+from rag.text import is_cjk
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NUMBER_SO_FAR = re.compile(r"\d+(?:[.,]\d+)*[.,]?")  # a number, perhaps cut before its next part

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rag.citations import strip_markers
+from rag.text import answer_language
 
 NOT_FOUND = {
     "en": "I could not find this in the knowledge base.",
@@ -36,14 +37,9 @@ def is_not_found(text: str) -> bool:
     return any(core == v.rstrip(".。").lower() for v in NOT_FOUND.values())
 
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def detect_language(text: str) -> str:
-    """'zh' when the text is mostly Chinese characters, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return "zh" if cjk and cjk * 3 >= latin else "en"
+detect_language = answer_language  # the language an answer is given in ('en' or 'zh')
 
 
 @dataclass(slots=True)

@@ -77,6 +77,7 @@ from rag.catalog import (
 )
 from rag.config import Settings
 from rag.followup import is_follow_up
+from rag.text import language
 
 log = logging.getLogger(__name__)
 
@@ -179,24 +180,9 @@ def lexical_coverage(query_terms: dict[str, float], text: str,
 
 
 # --- which languages the embedder understands ----------------------------------------------
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 ANY_LANGUAGE = "*"
 _ALIASES = {"chinese": "zh", "english": "en", "japanese": "ja", "korean": "ko", "cn": "zh"}
-
-
-def question_language(text: str) -> str:
-    """ISO 639-1 code guessed from the script: 'ja' (kana), 'ko' (hangul), 'zh' (Chinese
-    characters at least a third as many as Latin letters, as in :func:`rag.prompts.detect_language`),
-    else 'en' (a Latin-script question is taken as English)."""
-    if _KANA.search(text):
-        return "ja"
-    if _HANGUL.search(text):
-        return "ko"
-    han = len(_HAN.findall(text))
-    return "zh" if han and han * 3 >= len(_LATIN.findall(text)) else "en"
+question_language = language  # the question's language, by script (rag.text)
 
 
 def _normalise_language(code: str) -> str:

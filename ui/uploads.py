@@ -145,31 +145,39 @@ def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
     content back), so ``make ingest`` does not trip over it later. Raises
     :class:`~rag.errors.StoreLockedError` (nothing saved) when another ingestion is running.
     """
-    from ingest.sync import run_sync
+    from ingest.sync import acquire_write_lock, run_sync
 
     result = UploadResult()
-    saved: list[_Saved] = []
+    accepted: list[tuple[str, bytes]] = []
     for name, data in files:
         reason = check_upload(settings, name, len(data))
         if reason:
             result.refused.append(FileFailure(path=sanitize_filename(name), error=reason))
-            continue
-        path = target_path(settings, name)
-        previous = path.read_bytes() if path.is_file() else None
-        _write(path, data)
-        saved.append(_Saved(path=path, name=path.name, previous=previous))
-    if not saved:
+        else:
+            accepted.append((name, data))
+    if not accepted:
         return result
+    # The write lock first: a `make ingest` running meanwhile must never see (and then lose)
+    # a file that this upload writes and takes back.
+    lock = acquire_write_lock(settings)
+    saved: list[_Saved] = []
     try:
+        for name, data in accepted:
+            path = target_path(settings, name)
+            previous = path.read_bytes() if path.is_file() else None
+            _write(path, data)
+            saved.append(_Saved(path=path, name=path.name, previous=previous))
         # Write through a fresh Chroma client: this long-lived process may hold one that has
         # not seen another process's writes.
         factories.reset_chroma_cache()
         with plain_main():
-            report = run_sync([s.path for s in saved], settings, progress=progress)
+            report = run_sync([s.path for s in saved], settings, progress=progress, locked=True)
     except BaseException:
         for item in saved:
             _restore(item)
         raise
+    finally:
+        lock.release()
     result.report = report
     failed = {Path(f.path).name for f in report.files_failed}
     for item in saved:

@@ -10,7 +10,13 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import ConfigError, StoreLockedError
-from ui.uploads import UPLOADS, check_upload, ingest_uploads, sanitize_filename, target_path
+from ui.uploads import (
+    UPLOADS,
+    check_upload,
+    ingest_uploads,
+    sanitize_filename,
+    target_path,
+)
 
 HOSTILE = [
     "../../etc/passwd.md", "..\\..\\windows\\evil.md", "/etc/cron.d/x.txt", "C:\\temp\\x.txt",
@@ -106,9 +112,11 @@ def test_an_upload_while_the_store_is_being_written_is_refused_and_not_kept(tmp_
     try:
         with pytest.raises(StoreLockedError, match="wait for it to finish"):
             ingest_uploads(settings, [("notes.md", b"# Notes\n\nSome text.\n")])
+        # the lock is taken before anything is written: a running ingestion never sees it
+        assert not (tmp_path / "docs" / UPLOADS / "notes.md").exists()
     finally:
         lock.release()
-    assert list((tmp_path / "docs" / UPLOADS).iterdir()) == []
+    assert not (tmp_path / "docs" / UPLOADS / "notes.md").exists()
 
 
 def test_spawned_parse_workers_do_not_rerun_the_page(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,61 @@
+"""The heavy objects built once per process are safe to share between threads."""
+
+from __future__ import annotations
+
+import threading
+
+from rag import factories
+from rag.config import load_settings
+
+
+def test_the_shared_embedder_serves_many_threads_at_once() -> None:
+    """Chat sessions and upload threads share one embedder; a fast tokenizer used by two threads
+    at once raises "Already borrowed" unless calls are serialised."""
+    embeddings = factories.build_embeddings(load_settings())
+    assert embeddings is factories.build_embeddings(load_settings())  # one per process
+    errors: list[BaseException] = []
+    expected = embeddings.embed_query("How many vacation days do I get?")
+
+    def work(n: int) -> None:
+        try:
+            for i in range(15):
+                texts = [f"question {n}-{i} about travel expenses " * (1 + i % 7)] * (1 + i % 5)
+                assert len(embeddings.embed_documents(texts)) == len(texts)
+                assert embeddings.embed_query("How many vacation days do I get?") == expected
+        except BaseException as exc:  # noqa: BLE001 - collected and reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert errors == []
+
+
+def test_embedding_calls_are_serialised() -> None:
+    """A narrow check of the lock itself: a probe model that notes how many calls overlap."""
+    import time
+
+    class Probe:
+        inside = 0
+        most = 0
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            Probe.inside += 1
+            Probe.most = max(Probe.most, Probe.inside)
+            time.sleep(0.01)
+            Probe.inside -= 1
+            return [[0.0] for _ in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+    shared = factories.LockedEmbeddings(Probe())  # type: ignore[arg-type]
+    threads = [threading.Thread(target=lambda: [shared.embed_query("q") for _ in range(5)])
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert Probe.most == 1
