@@ -10,7 +10,7 @@ EVAL_DIR ?= ../shared/eval
 # CPU it is compiled on) is the fastest build measured here, and it runs; see README.
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install run ingest test test-fast bench bench-ingest bench-answer eval lock clean-store chromium ocr
+.PHONY: install run ingest test test-fast bench bench-ingest bench-answer bench-load eval lock clean-store chromium ocr
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ bench-ingest: install
 
 bench-answer: install
 	$(PY) -m rag.bench
+
+# 16 concurrent clients x 5 questions: the in-process model, then a llama.cpp server.
+bench-load: install
+	$(PY) -m rag.bench_load
 
 eval: install
 	$(PY) -m rag.eval_report $(EVAL_DIR)

@@ -94,6 +94,7 @@ class ServerLLM(LLM):
             request["stop"] = stop[:4]  # the API takes at most four
         if self.seed is not None:
             request["seed"] = self.seed
+        produced = False
         try:
             stream = self.client.chat.completions.create(**request)
             for event in stream:
@@ -101,12 +102,15 @@ class ServerLLM(LLM):
                     continue
                 text = event.choices[0].delta.content
                 if text:
+                    produced = True
                     chunk = GenerationChunk(text=text)
                     if run_manager:
                         run_manager.on_llm_new_token(text, chunk=chunk)
                     yield chunk
         except openai.OpenAIError as exc:
             raise server_error(exc, self.base_url, self.timeout_s) from None
+        if not produced:  # an empty answer is an answer (the chain says "not found"), not an error
+            yield GenerationChunk(text="")
 
 
 def first_model(client: Any, base_url: str, timeout_s: float) -> str:

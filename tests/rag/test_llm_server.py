@@ -111,3 +111,18 @@ def test_a_stuck_server_times_out(kb: Path) -> None:
     finally:
         listener.close()
     assert time.monotonic() - started < 30
+
+
+def test_an_empty_answer_from_the_server_is_an_answer_not_an_error() -> None:
+    """A server that streams no words (the model stopped at once): LangChain would raise "No
+    generation chunks were returned"; the chain must get an empty answer instead. A narrow
+    stand-in for the client's stream."""
+    from types import SimpleNamespace
+
+    from rag.llm_server import ServerLLM, messages_text
+
+    empty = [SimpleNamespace(choices=[SimpleNamespace(delta=SimpleNamespace(content=None))])]
+    client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(
+        create=lambda **_: iter(empty))))
+    llm = ServerLLM(client=client, model="m", base_url="http://127.0.0.1:1/v1", timeout_s=1)
+    assert "".join(llm.stream(messages_text([{"role": "user", "content": "hi"}]))) == ""

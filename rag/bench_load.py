@@ -1,0 +1,160 @@
+"""``make bench-load``: many employees asking at once, against one app process.
+
+Ingests the sample corpus into a temporary store, then ``--clients`` threads (chat sessions)
+each ask ``--questions`` questions through one shared Assistant, first with the in-process
+model, then with a llama.cpp server started on loopback over the
+same GGUF (``RAG_LLM_BASE_URL``). Reports errors, "busy" refusals, p50/p95 of the time to the
+first words and to the whole answer, and answers per minute; writes ``docs/bench-load.md``.
+
+    python -m rag.bench_load [--clients 16] [--questions 5] [--only local|server] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ingest.sync import run_sync
+from rag import factories
+from rag.bench import QUESTIONS, pct
+from rag.config import Settings, load_settings
+from rag.errors import BusyError, RagError
+
+
+def run_load(settings: Settings, clients: int, questions: int) -> dict[str, Any]:
+    """``clients`` threads x ``questions`` questions through one Assistant."""
+    assistant = factories.build_assistant(settings)
+    assistant.answer(QUESTIONS[0])  # warm-up, not measured
+    latencies: list[float] = []
+    first_words: list[float] = []
+    errors: list[str] = []
+    busy = 0
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        nonlocal busy
+        for i in range(questions):
+            question = QUESTIONS[(n * questions + i) % len(QUESTIONS)]
+            started = time.perf_counter()
+            try:
+                answer = assistant.answer(question)
+            except BusyError:
+                with lock:
+                    busy += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - a load test counts every failure
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+                first_words.append(answer.timings.ttft_ms or answer.timings.total_ms)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "backend": assistant.llm.name, "clients": clients, "questions": clients * questions,
+        "answered": len(latencies), "errors": len(errors), "error_examples": errors[:3],
+        "busy": busy, "wall_s": round(wall, 1),
+        "answers_per_min": round(len(latencies) / wall * 60, 1),
+        "first_words_ms": {"p50": round(pct(first_words, 50)), "p95": round(pct(first_words, 95))},
+        "latency_ms": {"p50": round(pct(latencies, 50)), "p95": round(pct(latencies, 95))},
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def llama_server(model: Path, n_ctx: int) -> Iterator[str]:
+    """``python -m llama_cpp.server`` over ``model`` on loopback; its /v1 URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", str(n_ctx)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RagError("the llama.cpp server did not start: is "
+                                   "llama-cpp-python[server] installed (make install)?") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.bench_load", description=__doc__)
+    parser.add_argument("--docs", type=Path, default=Path("data/docs"))
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--questions", type=int, default=5, help="questions per client")
+    parser.add_argument("--only", choices=["local", "server"],
+                        help="only the in-process model, or only the llama.cpp server")
+    parser.add_argument("--out", default="docs/bench-load.md", help="report to write ('': none)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    store = Path(tempfile.mkdtemp(prefix="rag-bench-load-"))
+    settings = load_settings(store_dir=store)
+    run_sync([args.docs], settings)
+    results = [] if args.only == "server" else [run_load(settings, args.clients, args.questions)]
+    if args.only != "local":
+        with llama_server(factories.model_path(settings), settings.n_ctx) as url:
+            results.append(run_load(settings.model_copy(update={"llm_base_url": url}),
+                                    args.clients, args.questions))
+    machine = f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+    lines = [
+        "# Load benchmark (`make bench-load`)", "",
+        f"{time.strftime('%Y-%m-%d')}, {machine}, Python {platform.python_version()}; the sample "
+        f"corpus; {args.clients} concurrent clients (threads sharing one app process's Assistant) "
+        f"x {args.questions} questions each; default settings (RAG_LLM_QUEUE "
+        f"{settings.llm_queue}, RAG_LLM_PARALLEL {settings.llm_parallel}).", "",
+        "| backend | answered | errors | busy | first words p50 / p95 | answer p50 / p95 | answers/min |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(f"| {r['backend']} | {r['answered']}/{r['questions']} | {r['errors']} | "
+                     f"{r['busy']} | {r['first_words_ms']['p50']:,} / {r['first_words_ms']['p95']:,} ms"
+                     f" | {r['latency_ms']['p50']:,} / {r['latency_ms']['p95']:,} ms | "
+                     f"{r['answers_per_min']} |")
+        print(lines[-1])
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    if args.json:
+        print(json.dumps(results))
+    return 0 if all(r["errors"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
