@@ -53,17 +53,17 @@ ocr:
 bench: bench-ingest bench-answer
 
 bench-ingest: install
-	$(PY) -m ingest.bench $(EVAL_DIR)/docs_en
+	$(PY) -m devtools.bench_ingest $(EVAL_DIR)/docs_en
 
 bench-answer: install
-	$(PY) -m rag.bench
+	$(PY) -m devtools.bench_answer
 
 # 16 concurrent clients x 5 questions: the in-process model, then a llama.cpp server.
 bench-load: install
-	$(PY) -m rag.bench_load
+	$(PY) -m devtools.bench_load
 
 eval: install
-	$(PY) -m rag.eval_report $(EVAL_DIR)
+	$(PY) -m devtools.eval_report $(EVAL_DIR)
 
 # Re-pin every dependency after changing pyproject.toml (needs `pip install uv`).
 lock:

@@ -134,7 +134,7 @@ def _search(settings: Any, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval":
-        from rag.eval import main as eval_main
+        from devtools.eval import main as eval_main
 
         return eval_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -4,14 +4,14 @@ eval folder in the ``../shared/eval`` format (``docs_<lang>/*.md``, ``questions_
 Retrieval: the documents are ingested into a fresh temporary store (or ``--store DIR`` is synced
 and reused), then every question is searched three ways in the same run: the project's retriever
 (hybrid), and the BM25-only and dense-only baselines. A retrieved chunk is a hit when it comes
-from the question's ``doc`` and overlaps its gold ``context`` (:func:`rag.metrics.chunk_hits`).
+from the question's ``doc`` and overlaps its gold ``context`` (:func:`devtools.metrics.chunk_hits`).
 Scores: recall@1/5/10 and MRR@10 of the first hit (plus recall@k / MRR@k for another ``--k``).
 
 Answers (``--answers N``): the first N questions are answered with the configured model and
 scored against the gold answers: SQuAD exact match / F1 (English) or CMRC 2018 F1 / EM (Chinese),
 containment of a gold answer in the answer, citation accuracy (a cited chunk contains a gold
 answer) and evidence accuracy (the first quoted evidence sentence contains one), matched on word
-and number boundaries (:func:`rag.metrics.contains_answer`).
+and number boundaries (:func:`devtools.metrics.contains_answer`).
 
 With ``--json`` the last stdout line is one JSON object (see ``/work/shared/DESIGN.md``):
 ``{"retriever": {...}, "baselines": {"bm25": {...}, "dense": {...}}, "answers": {...}, ...}``.
@@ -34,9 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag.config import Settings, load_settings
-from rag.errors import ConfigError
-from rag.metrics import (
+from devtools.metrics import (
     RetrievalScores,
     chunk_hits,
     cmrc_exact_match,
@@ -48,6 +46,8 @@ from rag.metrics import (
     squad_exact_match,
     squad_f1,
 )
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError
 
 LANGS = ("en", "zh")
 MODES = {"retriever": "hybrid", "bm25": "bm25", "dense": "dense"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rag import eval as rag_eval
+from devtools import eval as rag_eval
 from rag.schemas import Answer, Citation, Evidence
 
 EN_DOCS = {
@@ -205,7 +205,7 @@ def test_answers_are_scored_with_the_configured_assistant(eval_dir: Path, tmp_pa
 # --- the report ------------------------------------------------------------------------------
 def test_report_writes_markdown_for_both_languages(eval_dir: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from rag import eval_report
+    from devtools import eval_report
 
     out = tmp_path / "docs" / "eval.md"
     assert eval_report.main([str(eval_dir), "--out", str(out), "--answers", "0", "--sets",
@@ -220,7 +220,7 @@ def test_report_writes_markdown_for_both_languages(eval_dir: Path, tmp_path: Pat
 
 
 def test_target_checks() -> None:
-    from rag.eval_report import SETS, check_targets
+    from devtools.eval_report import SETS, check_targets
 
     def result(retriever: dict[str, float], contains: float, unsupported: float) -> rag_eval.EvalResult:
         answers = rag_eval.AnswerScores(n=10, exact_match=0, f1=0, contains=contains, found=1.0,

@@ -1,4 +1,4 @@
-"""Hand-checked cases for rag.metrics (pure functions, no models)."""
+"""Hand-checked cases for devtools.metrics (pure functions, no models)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.metrics import (
+from devtools.metrics import (
     RetrievalScores,
     chunk_hits,
     cmrc_exact_match,

@@ -3,10 +3,10 @@
 From one run: ingest a folder into a fresh store, then encode the very same chunk texts with the
 bare ``SentenceTransformer.encode``, and report both rates, their ratio, peak memory, and the
 time of a second run with nothing changed (in process and as a fresh ``python -m ingest``).
-Then a mixed folder (:mod:`ingest.mixed_folder`: PDF, DOCX, PPTX, XLSX, CSV, EML and a scanned
+Then a mixed folder (:mod:`devtools.mixed_folder`: PDF, DOCX, PPTX, XLSX, CSV, EML and a scanned
 page read by OCR) into another fresh store: files, chunks and time.
 
-    python -m ingest.bench [FOLDER] [--json]
+    python -m devtools.bench_ingest [FOLDER] [--json]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rag.config import load_settings
 
 def mixed_folder_run(folder: Path) -> dict[str, object]:
     """Ingest a freshly made mixed folder (with a real PDF from beside ``folder``, if there)."""
-    from ingest.mixed_folder import KINDS, make_mixed_folder
+    from devtools.mixed_folder import KINDS, make_mixed_folder
 
     scratch = Path(tempfile.mkdtemp(prefix="rag-bench-mixed-"))
     docs = scratch / "docs"
@@ -43,7 +43,7 @@ def mixed_folder_run(folder: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingest.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_ingest", description=__doc__)
     parser.add_argument("folder", nargs="?", type=Path, default=Path("../shared/eval/docs_en"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

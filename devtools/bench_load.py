@@ -6,7 +6,7 @@ model, then with a llama.cpp server started on loopback over the
 same GGUF (``RAG_LLM_BASE_URL``). Reports errors, "busy" refusals, p50/p95 of the time to the
 first words and to the whole answer, and answers per minute; writes ``docs/bench-load.md``.
 
-    python -m rag.bench_load [--clients 16] [--questions 5] [--only local|server] [--json]
+    python -m devtools.bench_load [--clients 16] [--questions 5] [--only local|server] [--json]
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from devtools.bench_answer import QUESTIONS, pct
 from ingest.sync import run_sync
 from rag import factories
-from rag.bench import QUESTIONS, pct
 from rag.config import Settings, load_settings
 from rag.errors import BusyError, RagError
 
@@ -112,7 +112,7 @@ def llama_server(model: Path, n_ctx: int) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.bench_load", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_load", description=__doc__)
     parser.add_argument("--docs", type=Path, default=Path("data/docs"))
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--questions", type=int, default=5, help="questions per client")

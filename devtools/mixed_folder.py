@@ -1,7 +1,7 @@
 """A small folder of every supported office format, made with the real libraries, for
 ``make bench-ingest``'s mixed-folder line (a company share in miniature).
 
-    python -m ingest.mixed_folder DIR    # writes the files into DIR
+    python -m devtools.mixed_folder DIR    # writes the files into DIR
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ chain, and right after each one sends the prompt the chain built to a second, ra
 alike). Reports p50/p95 of retrieval time, time to first token, tokens per second and total
 time, and the ratios the targets are stated in.
 
-    python -m rag.bench [--docs data/docs] [--json]
+    python -m devtools.bench_answer [--docs data/docs] [--json]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def raw_run(handle: Any, prompt: str, settings: Any) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_answer", description=__doc__)
     parser.add_argument("--docs", type=Path, default=Path("data/docs"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--out", default="docs/bench-answer.md",
