@@ -1,0 +1,153 @@
+"""The store's vector side: the Chroma client (local folder or server), the knowledge-base
+collection and the multilingual one beside it, and LangChain's vector stores over them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.config import Settings
+from rag.embedders import (
+    MULTILINGUAL_EMBEDDER,
+    EmbedderInfo,
+    build_embeddings,
+    build_multilingual_embeddings,
+    embedder_info,
+)
+from rag.errors import EmbedderMismatchError
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+log = logging.getLogger(__name__)
+
+CHROMA_SUBDIR = "chroma"
+
+
+def multilingual_collection_name(settings: Settings) -> str:
+    """The collection beside the main one that holds the multilingual vectors."""
+    return f"{settings.collection}-multilingual"
+
+def build_chroma_client(settings: Settings) -> Any:
+    """A Chroma client: a local folder (default) or a Chroma server (``RAG_CHROMA_HOST``)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    path = Path(settings.store_dir) / CHROMA_SUBDIR
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def reset_chroma_cache() -> None:
+    """Forget Chroma's per-path client cache so the next client re-reads the folder (used by
+    long-running processes after another process wrote the store)."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def _not_found() -> tuple[type[Exception], ...]:
+    """What chromadb raises for a collection that does not exist (and nothing else: a server
+    that is down must not read as an empty store)."""
+    from chromadb.errors import NotFoundError
+
+    return (NotFoundError, ValueError)
+
+
+def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, create: bool) -> Any:
+    """The knowledge-base collection (cosine space), or None if it does not exist and
+    ``create`` is False. Refuses a collection built by another embedder."""
+    if create:
+        collection = client.get_or_create_collection(
+            settings.collection,
+            metadata=info.record(),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+    else:
+        try:
+            collection = client.get_collection(settings.collection)
+        except _not_found() as exc:
+            log.debug("no collection %s: %s", settings.collection, exc)
+            return None
+    check_embedder(collection.metadata or {}, info, settings)
+    return collection
+
+
+def check_embedder(recorded: dict[str, Any], info: EmbedderInfo, settings: Settings) -> None:
+    fingerprint = recorded.get("embedder_fingerprint")
+    if fingerprint and fingerprint != info.fingerprint:
+        raise EmbedderMismatchError(
+            f"the knowledge base at {settings.store_dir} was built with the embedding model "
+            f"'{recorded.get('embedder')}' ({recorded.get('dimension')}-d), but the settings name "
+            f"'{info.name}' ({info.dimension}-d): set RAG_EMBEDDING_MODEL back to the model that "
+            "built it, or rebuild the store with `python -m ingest --rebuild`"
+        )
+
+
+def max_write_batch(client: Any) -> int:
+    try:
+        return int(client.get_max_batch_size())
+    except Exception:  # noqa: BLE001 - older servers do not report it
+        return 1000
+
+
+def build_vectorstore(settings: Settings, client: Any | None = None) -> Chroma:
+    """LangChain's Chroma vector store over the knowledge-base collection."""
+    from langchain_chroma import Chroma
+
+    info = embedder_info(settings)
+    client = client or build_chroma_client(settings)
+    get_collection(client, settings, info, create=True)
+    return Chroma(
+        client=client,
+        collection_name=settings.collection,
+        embedding_function=build_embeddings(settings),
+        create_collection_if_not_exists=False,
+    )
+
+
+def multilingual_collection(client: Any, settings: Settings, *, create: bool) -> Any:
+    """The collection of multilingual vectors beside the main one (cosine space), or None when
+    it does not exist and ``create`` is False, or ``RAG_MULTILINGUAL_EMBEDDING`` is off and
+    ``create`` is True (an existing one is still found, so that deletions reach it)."""
+    name = multilingual_collection_name(settings)
+    if create:
+        if not settings.multilingual_embedding:
+            return None
+        return client.get_or_create_collection(
+            name, metadata={"embedder": MULTILINGUAL_EMBEDDER},
+            configuration={"hnsw": {"space": "cosine"}})
+    try:
+        return client.get_collection(name)
+    except _not_found():
+        return None
+
+
+def build_multilingual_store(settings: Settings, client: Any | None = None) -> Chroma | None:
+    """LangChain's Chroma vector store over the multilingual collection, or None when it is off
+    or empty (a store of English documents only, or one built before it existed)."""
+    if not settings.multilingual_embedding:
+        return None
+    client = client or build_chroma_client(settings)
+    collection = multilingual_collection(client, settings, create=False)
+    if collection is None or collection.count() == 0:
+        return None
+    from langchain_chroma import Chroma
+
+    return Chroma(client=client, collection_name=collection.name,
+                  embedding_function=build_multilingual_embeddings(),
+                  create_collection_if_not_exists=False)
+
+
+def delete_collection(client: Any, settings: Settings) -> None:
+    for name in (settings.collection, multilingual_collection_name(settings)):
+        try:
+            client.delete_collection(name)
+        except _not_found():
+            log.debug("no collection %s to delete", name)
