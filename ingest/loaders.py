@@ -242,7 +242,7 @@ def load_pdf(path: Path, ocr: str = DEFAULT_OCR) -> LoadedFile:
                 "its pages either: a picture, or a scan too faint to read"
             )
         raise LoaderError("no extractable text: scanned? needs OCR (the PDF has no text layer); "
-                          + ocr_support.unavailable_message("the PDF", ocr).split(": ", 1)[1])
+                          + ocr_support.unavailable_reason(ocr))
     return LoadedFile(title=title or path.stem, sections=sections, pages=pages)
 
 

@@ -45,15 +45,20 @@ def usable_languages(wanted: str) -> str | None:
     return "+".join(code.strip() for code in languages) or None
 
 
-def unavailable_message(what: str, wanted: str) -> str:
-    """Why ``what`` could not be read by OCR, and what to do."""
+def unavailable_reason(wanted: str) -> str:
+    """Why OCR cannot run with the languages ``wanted``, and what to do."""
     if not wanted.strip():
-        return f"{what}: its text needs OCR, which is off (set RAG_OCR_LANGUAGES, e.g. eng+chi_sim)"
+        return "its text needs OCR, which is off (set RAG_OCR_LANGUAGES, e.g. eng+chi_sim)"
     if not installed_languages():
-        return f"{what}: its text needs OCR; {INSTALL_HINT}"
-    return (f"{what}: its text needs OCR, but Tesseract has none of the languages '{wanted}' "
+        return f"its text needs OCR; {INSTALL_HINT}"
+    return (f"its text needs OCR, but Tesseract has none of the languages '{wanted}' "
             f"(it has {', '.join(sorted(installed_languages()))}): install their data packages "
             "or change RAG_OCR_LANGUAGES")
+
+
+def unavailable_message(what: str, wanted: str) -> str:
+    """Why ``what`` could not be read by OCR, and what to do."""
+    return f"{what}: {unavailable_reason(wanted)}"
 
 
 def image_text(image: Any, languages: str) -> str:
