@@ -40,6 +40,7 @@ from ingest.walk import folder_files
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
+from rag.embedders import dense_understands, embedder_languages
 from rag.errors import ConfigError, LoaderError, StoreLockedError
 from rag.schemas import FileFailure, IngestReport
 
@@ -328,9 +329,6 @@ class Syncer:
                     yield index, f"could not parse the file ({type(exc).__name__}: {exc})"
 
     def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
-        # Imported here: an unchanged re-run never needs the retrieval module (0.4 s to import).
-        from rag.retrieval import embedder_languages
-
         assert self.catalog is not None
         self.languages = embedder_languages(self.settings)
         total = len(to_parse)
@@ -375,7 +373,7 @@ class Syncer:
             batch.embed_texts.append(embed_text)
             batch.metadatas.append(meta)
             batch.owners.append(pending)
-            if self.settings.multilingual_embedding and not self._understood(chunk.text):
+            if self.settings.multilingual_embedding and not dense_understands(self.languages, chunk.text):
                 batch.multilingual.append(len(batch.ids) - 1)
             if len(batch.ids) >= self.settings.batch_size:
                 self._flush()
@@ -401,12 +399,6 @@ class Syncer:
             owner.remaining -= 1
             if owner.remaining == 0:
                 self._finish_file(owner)
-
-    def _understood(self, text: str) -> bool:
-        """Whether the main embedder reads the language of ``text``."""
-        from rag.retrieval import dense_understands
-
-        return dense_understands(self.languages, text)
 
     def _upsert(self, collection: Any, batch: _Batch, positions: list[int], vectors: list[list[float]]) -> None:
         """Write the chunks at ``positions`` of the batch, in pieces Chroma accepts."""

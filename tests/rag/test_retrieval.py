@@ -20,15 +20,9 @@ from rag.catalog import (
     terms_and_phrases,
 )
 from rag.config import Settings, load_settings
-from rag.retrieval import (
-    Hit,
-    Retriever,
-    card_languages,
-    dense_understands,
-    lexical_coverage,
-    question_language,
-    relevance,
-)
+from rag.embedders import card_languages, dense_understands
+from rag.retrieval import Hit, Retriever, lexical_coverage, relevance
+from rag.text import language as question_language
 
 # A tiny bilingual corpus. Each English document answers one question that shares almost no
 # words with it (only meaning connects them: the dense retriever's case) or one that hinges on
