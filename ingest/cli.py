@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     parser.add_argument("--rebuild", action="store_true",
                         help="drop the store's contents and ingest everything again")
+    parser.add_argument("--take-over", action="store_true",
+                        help="with a Chroma server: make this machine the store's one writer "
+                        "(when the machine that wrote it is gone for good)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (last line)")
     parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
     parser.add_argument("--progress-every", type=_seconds, default=PROGRESS_EVERY, metavar="SECONDS",
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                                     every=args.progress_every)
         try:
             report = run_sync(args.paths, settings, rebuild=args.rebuild, dry_run=args.dry_run,
-                              progress=progress)
+                              progress=progress, take_over=args.take_over)
         finally:
             progress.close()
         print(summary(report))

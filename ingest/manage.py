@@ -15,6 +15,7 @@ from ingest.sync import acquire_write_lock
 from rag import factories
 from rag.catalog import Catalog
 from rag.config import Settings
+from rag.records import open_books, open_catalog
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +47,25 @@ def delete_document(settings: Settings, source: str, *, timeout: float = 0) -> b
     Returns False when the store does not know ``source``. Raises
     :class:`~rag.errors.StoreLockedError` when another process is writing the store.
     """
-    if Catalog.open_readonly(settings.store_dir) is None:
+    stored = open_catalog(settings)
+    if stored is None:
         return False
+    stored.close()
     lock = acquire_write_lock(settings, timeout)
     try:
         # A long-lived process (the chat page) may hold a Chroma client that has not seen
         # another process's writes: write through a fresh one.
         factories.reset_chroma_cache()
+        client = factories.build_chroma_client(settings)
         catalog = Catalog(settings.store_dir)
         try:
-            record = catalog.files().get(source)
-            failure = catalog.failures().get(source)
+            books = open_books(client, settings, catalog)
+            record = books.files().get(source)
+            failure = books.failures().get(source)
             if record is None and failure is None:
                 return False
             root = record.root if record is not None else failure[0]  # type: ignore[index]
             if record is not None:
-                client = factories.build_chroma_client(settings)
                 collection = factories.get_collection(
                     client, settings, factories.embedder_info(settings), create=False
                 )
@@ -69,12 +73,13 @@ def delete_document(settings: Settings, source: str, *, timeout: float = 0) -> b
                 for found in (collection, multilingual):
                     if found is not None:
                         found.delete(where={"source": source})
-            catalog.remove_file(source)
+            books.remove_file(source)
             path = document_file(settings, root, source)
             if path is not None and (path.is_file() or path.is_symlink()):
                 path.unlink()
                 log.info("deleted %s", path)
-            catalog.set_meta("last_sync", str(time.time()))
+            books.set_meta("last_sync", str(time.time()))
+            books.mark_in_step()
         finally:
             catalog.close()
     finally:

@@ -3,9 +3,15 @@
 Order of writes, so that a run killed at any moment converges on the next one:
 1. new chunks are upserted into Chroma under deterministic ids (source, content hash, index);
 2. the file's older chunks (other content hash) are deleted from Chroma;
-3. one SQLite transaction replaces the file's lexical rows and its manifest row.
-Until step 3 the manifest still holds the old hash, so the next run redoes 1-3 for that file, which
-is idempotent. A removed file is deleted from Chroma first, from the catalog last.
+3. the file's record in Chroma (:mod:`rag.records`) is replaced: the commit point;
+4. one SQLite transaction replaces the file's lexical rows and its manifest row in the local
+   catalog, a cache of the records that any process can rebuild from Chroma.
+Until step 3 the records still hold the old hash, so the next run redoes 1-3 for that file, which
+is idempotent; a run killed before step 4 has its catalog brought in step by the next one. A
+removed file is deleted from Chroma first, from the records next, from the catalog last.
+
+One writer at a time: the store folder's lock, and on a Chroma server one writing machine
+(:func:`acquire_write_lock`).
 
 Chunks in a language the embedding model does not understand (Chinese, for the default English
 model) are also embedded by the multilingual embedder into a second collection, in the same
@@ -42,6 +48,7 @@ from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
 from rag.errors import ConfigError, LoaderError, StoreLockedError
+from rag.records import StoreBooks, claim_writer, open_books, open_catalog
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
@@ -57,7 +64,9 @@ def write_lock(settings: Settings) -> FileLock:
     return FileLock(str(store / LOCK_NAME))
 
 
-def acquire_write_lock(settings: Settings, timeout: float = 0) -> FileLock:
+def acquire_write_lock(settings: Settings, timeout: float = 0, *, take_over: bool = False) -> FileLock:
+    """The store's one writer: the store folder's lock, and on a Chroma server also this
+    machine's claim on the store (:func:`rag.records.claim_writer`)."""
     lock = write_lock(settings)
     try:
         lock.acquire(timeout=timeout)
@@ -66,6 +75,11 @@ def acquire_write_lock(settings: Settings, timeout: float = 0) -> FileLock:
             f"another ingestion is writing the knowledge base at {settings.store_dir} "
             "(a `make ingest` or an upload from the chat page): wait for it to finish, then run again"
         ) from None
+    try:
+        claim_writer(settings, take_over=take_over)
+    except BaseException:
+        lock.release()
+        raise
     return lock
 
 
@@ -167,7 +181,7 @@ class Syncer:
             ocr_languages=settings.ocr_languages,
         )
         self.report = IngestReport(store_dir=str(settings.store_dir), collection=settings.collection)
-        self.catalog: Catalog | None = None
+        self.books: StoreBooks | None = None
         self.collection: Any = None
         self.multilingual: Any = None  # the second collection (see the module docstring)
         self.languages: frozenset[str] | None = None  # the embedder's, read when files are added
@@ -177,7 +191,7 @@ class Syncer:
         self.stale_failures: list[str] = []
 
     # --- planning ---------------------------------------------------------------------
-    def plan(self, targets: list[Target], catalog: Catalog) -> tuple[list[tuple[Path, str, str, str, bool]], list[str]]:
+    def plan(self, targets: list[Target], catalog: Catalog | StoreBooks) -> tuple[list[tuple[Path, str, str, str, bool]], list[str]]:
         """Files to parse as (path, source, root, sha256, is_new), and sources to remove."""
         known = catalog.files()
         failed = catalog.failures()
@@ -229,14 +243,15 @@ class Syncer:
 
     # --- running ----------------------------------------------------------------------
     def run(self, targets: list[Target], *, rebuild: bool = False, dry_run: bool = False,
-            locked: bool = False) -> IngestReport:
-        """``locked``: the caller holds the store's write lock (and releases it)."""
+            locked: bool = False, take_over: bool = False) -> IngestReport:
+        """``locked``: the caller holds the store's write lock (and releases it). ``take_over``:
+        see :func:`acquire_write_lock`."""
         started = time.perf_counter()
         settings = self.settings
         self.report.dry_run = dry_run
         if dry_run:
             with tempfile.TemporaryDirectory(prefix="rag-dry-run-") as scratch:
-                catalog = None if rebuild else Catalog.open_readonly(settings.store_dir)
+                catalog = None if rebuild else open_catalog(settings)
                 catalog = catalog or Catalog(Path(scratch))  # nothing stored yet
                 try:
                     to_parse, removed = self.plan(targets, catalog)
@@ -249,47 +264,48 @@ class Syncer:
             self.report.seconds = round(time.perf_counter() - started, 3)
             return self.report
 
-        lock = None if locked else acquire_write_lock(settings)
+        lock = None if locked else acquire_write_lock(settings, take_over=take_over)
+        catalog = None
         try:
             # A long-lived process (the chat page) may hold a Chroma client that has not seen
             # another process's writes: write through a fresh one.
             factories.reset_chroma_cache()
+            client = factories.build_chroma_client(settings)
             if rebuild:
-                factories.delete_collection(factories.build_chroma_client(settings), settings)
+                factories.delete_collection(client, settings)
                 for suffix in ("", "-wal", "-shm"):
                     (Path(settings.store_dir) / f"{CATALOG_NAME}{suffix}").unlink(missing_ok=True)
-            self.catalog = catalog = Catalog(settings.store_dir)
-            recorded = catalog.get_meta("embedder")
+            catalog = Catalog(settings.store_dir)
+            self.books = books = open_books(client, settings, catalog)
+            recorded = books.get_meta("embedder")
             if recorded:
                 factories.check_embedder(json.loads(recorded), self.info, settings)
             wanted = factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding else "off"
-            if catalog.reindex_unless("multilingual", wanted) and catalog.chunk_count():
+            if books.reindex_unless("multilingual", wanted) and books.chunk_count():
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
-            to_parse, removed = self.plan(targets, catalog)
-            catalog.forget_failure(self.stale_failures)
-            if to_parse or removed or catalog.get_meta("embedder") is None:
-                # Chroma is opened only when there is something to write: an unchanged
-                # re-run costs no more than hashing the files.
-                client = factories.build_chroma_client(settings)
+            to_parse, removed = self.plan(targets, books)
+            books.forget_failure(self.stale_failures)
+            if to_parse or removed or books.get_meta("embedder") is None:
                 self.collection = factories.get_collection(client, settings, self.info, create=True)
                 self.multilingual = factories.multilingual_collection(client, settings, create=True)
                 if self.multilingual is None:  # turned off: still delete from an old one
                     self.multilingual = factories.multilingual_collection(client, settings, create=False)
                 self.max_batch = factories.max_write_batch(client)
-                catalog.set_meta("embedder", self.info.as_json())
+                books.set_meta("embedder", self.info.as_json())
             for source in removed:  # Chroma first, catalog last: a killed run redoes this
                 self._delete(where={"source": source})
-                catalog.remove_file(source)
+                books.remove_file(source)
                 self.report.files_removed += 1
             if to_parse:
                 self.embeddings = factories.build_embeddings(settings)
                 self._ingest(to_parse)
-            self.report.chunks_total = catalog.chunk_count()
-            catalog.set_meta("last_sync", str(time.time()))
+            self.report.chunks_total = books.chunk_count()
+            books.set_meta("last_sync", str(time.time()))
+            books.mark_in_step()
         finally:
-            if self.catalog is not None:
-                self.catalog.close()
+            if catalog is not None:
+                catalog.close()
             if lock is not None:
                 lock.release()
         self.report.seconds = round(time.perf_counter() - started, 3)
@@ -329,7 +345,7 @@ class Syncer:
                     yield index, f"could not parse the file ({type(exc).__name__}: {exc})"
 
     def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
-        assert self.catalog is not None
+        assert self.books is not None
         self.languages = embedder_languages(self.settings)
         total = len(to_parse)
         self.progress("files", 0, total)
@@ -337,11 +353,11 @@ class Syncer:
             path, source, root, sha, is_new = to_parse[index]
             if isinstance(result, str):
                 self._fail(source, result)
-                self.catalog.record_failure(source, root, sha, result)
+                self.books.record_failure(source, root, sha, result)
             elif not result.chunks:
                 error = "empty file: no text to index"
                 self._fail(source, error)
-                self.catalog.record_failure(source, root, sha, error)
+                self.books.record_failure(source, root, sha, error)
             else:
                 self._add_file(path, source, root, sha, is_new, result)
             self.progress("files", index + 1, total)
@@ -358,6 +374,7 @@ class Syncer:
             header = truncate_to_tokens(header_for(parsed.title, chunk.heading), self.split.tokenizer_file, 30)
             meta: dict[str, Any] = {
                 "source": source, "title": parsed.title, "chunk_index": i, "file_sha256": sha,
+                "header": header,
             }
             if chunk.page is not None:
                 meta["page"] = chunk.page
@@ -382,7 +399,6 @@ class Syncer:
         batch, self._batch = self._batch, _Batch()
         if not batch.ids:
             return
-        assert self.catalog is not None
         t0 = time.perf_counter()
         vectors = self.embeddings.embed_documents(batch.embed_texts)
         self.report.embed_seconds += time.perf_counter() - t0
@@ -416,11 +432,11 @@ class Syncer:
                 collection.delete(where=where)
 
     def _finish_file(self, pending: _Pending) -> None:
-        assert self.catalog is not None
+        assert self.books is not None
         record = pending.record
         # Also for "new" files: a run killed earlier may have left chunks of other content.
         self._delete(where={"$and": [{"source": record.source}, {"file_sha256": {"$ne": record.sha256}}]})
-        self.catalog.commit_file(record, zip(pending.ids, pending.texts))
+        self.books.commit_file(record, zip(pending.ids, pending.texts))
         if pending.is_new:
             self.report.files_added += 1
         else:
@@ -435,8 +451,10 @@ def run_sync(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
     locked: bool = False,
+    take_over: bool = False,
 ) -> IngestReport:
     """Sync ``paths`` (default: the docs folder) into the store the settings name.
     ``locked``: the caller already holds the write lock (:func:`acquire_write_lock`)."""
     targets = collect_targets(paths, settings)
-    return Syncer(settings, progress).run(targets, rebuild=rebuild, dry_run=dry_run, locked=locked)
+    return Syncer(settings, progress).run(targets, rebuild=rebuild, dry_run=dry_run, locked=locked,
+                                          take_over=take_over)

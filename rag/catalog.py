@@ -1,14 +1,15 @@
-"""The store's catalog: a SQLite file beside the Chroma data holding the file manifest, the
-lexical (BM25, SQLite FTS5) index of every chunk, and facts about the store (which embedder built
-it, last sync).
+"""The store's local catalog: a SQLite file in the store folder holding a copy of the file
+manifest, the lexical (BM25, SQLite FTS5) index of every chunk, and facts about the store (which
+embedder built it, last sync).
 
-Chroma holds the vectors; this file holds what must change together with them. The manifest row
-of a file is written in the same transaction as its lexical rows, and only after its vectors are
-in Chroma, so a killed ingestion converges on the next run.
+It is a cache: Chroma holds the chunks and the records it is derived from (:mod:`rag.records`).
+The manifest row of a file is written in the same transaction as its lexical rows, and only after
+its vectors and record are in Chroma, so a killed ingestion converges on the next run.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import time
@@ -109,9 +110,9 @@ def terms_and_phrases(text: str) -> tuple[list[str], list[str]]:
     for run in lexical_runs(text):
         terms.extend(run)
         if run and is_cjk(run[0]):
-            phrases.extend(a + b for a, b in zip(run, run[1:]))
+            phrases.extend(a + b for a, b in itertools.pairwise(run))
         else:
-            phrases.extend(f"{a} {b}" for a, b in zip(run, run[1:]))
+            phrases.extend(f"{a} {b}" for a, b in itertools.pairwise(run))
     return terms, phrases
 
 
@@ -121,7 +122,7 @@ def lexical_tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for run in lexical_runs(text):
         if is_cjk(run[0]):
-            tokens.extend(run if len(run) == 1 else (a + b for a, b in zip(run, run[1:])))
+            tokens.extend(run if len(run) == 1 else (a + b for a, b in itertools.pairwise(run)))
         else:
             tokens.extend(run)
     return tokens
@@ -164,7 +165,7 @@ def index_tokens(text: str) -> list[str]:
     for run in lexical_runs(text):
         if is_cjk(run[0]):
             tokens.extend(run)
-            tokens.extend(a + b for a, b in zip(run, run[1:]))
+            tokens.extend(a + b for a, b in itertools.pairwise(run))
         else:
             tokens.extend(run)
     return tokens
@@ -228,6 +229,8 @@ class Catalog:
             self.conn.execute("UPDATE files SET sha256 = 'reindex:' || sha256 "
                               "WHERE sha256 NOT LIKE 'reindex:%'")
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            # no longer what the records in Chroma say (see rag.records.refresh_catalog)
+            self.conn.execute("DELETE FROM meta WHERE key = 'records_version'")
         return True
 
     def lexical_version(self) -> str | None:
@@ -271,6 +274,21 @@ class Catalog:
                 "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?)",
                 (source, root, sha256, error, time.time()),
             )
+
+    def replace_failures(self, failures: dict[str, tuple[str, str, str]]) -> None:
+        """Make the recorded failures exactly ``failures`` (source -> (root, sha256, error))."""
+        with self.conn:
+            self.conn.execute("DELETE FROM failures")
+            self.conn.executemany(
+                "INSERT INTO failures VALUES (?, ?, ?, ?, ?)",
+                [(s, root, sha, error, time.time()) for s, (root, sha, error) in failures.items()])
+
+    def clear(self) -> None:
+        """Forget everything (the cache of another store)."""
+        with self.conn:
+            for table in ("chunks_fts", "files", "failures"):
+                self.conn.execute(f"DELETE FROM {table}")
+            self.conn.execute("DELETE FROM meta WHERE key != 'lexical_version'")
 
     def forget_failure(self, sources: Iterable[str]) -> None:
         with self.conn:

@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableLambda
 
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
+from rag.embedders import similarity as embedding_similarity
 from rag.errors import ConfigError, StoreEmptyError
 from rag.evidence import Candidate, pick_evidence, sentence_candidates
 from rag.grounding import NumberGuard, grounded
@@ -221,7 +222,7 @@ class Assistant:
         if not (found.multilingual and found.embed_documents and found.question_vector):
             return False
         vector = found.embed_documents([evidence[0].text])[0]
-        similarity = sum(a * b for a, b in zip(found.question_vector, vector, strict=False))
+        similarity = embedding_similarity(found.question_vector, vector)
         return similarity >= self.settings.min_relevance
 
     @staticmethod

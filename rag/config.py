@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="Host of a Chroma server (client/server mode). Empty: a local store folder.",
     )
     chroma_port: int = Field(8000, description="Port of the Chroma server, with chroma_host.")
+    writer_id: str | None = Field(
+        None,
+        description="Name of the one machine that writes a store on a Chroma server. Empty: "
+        "this host name and store folder. Other machines' writes are refused.",
+    )
 
     # --- embeddings and splitting -----------------------------------------------------
     embedding_model: str | None = Field(
@@ -171,13 +176,33 @@ class Settings(BaseSettings):
         "auto", description="Language of the chat page labels (auto: from the browser)."
     )
 
-    @field_validator("embedding_model", "chroma_host", "embedding_languages", "llm_base_url",
+    # --- HTTP API -----------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address the HTTP API listens on.")
+    api_port: int = Field(8600, ge=1, le=65535, description="Port of the HTTP API.")
+    api_keys: str | None = Field(
+        None, description="Comma-separated keys the HTTP API accepts (Authorization: Bearer KEY)."
+    )
+    api_max_request_kb: int = Field(
+        1024, ge=1, description="Largest request body of the HTTP API except uploads, in KB."
+    )
+    api_max_upload_mb: int = Field(200, ge=1, description="Largest upload request, in MB.")
+    api_max_question_chars: int = Field(
+        4000, ge=1, description="Longest question the HTTP API accepts, in characters."
+    )
+    audit_log: Path | None = Field(
+        None, description="JSON-lines log of API requests. Empty: audit.jsonl in the store folder."
+    )
+
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in (self.api_keys or "").split(",") if k.strip()]
+
+    @field_validator("embedding_model", "chroma_host", "writer_id", "api_keys", "embedding_languages", "llm_base_url",
                      "llm_model", "llm_api_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("model_path", "lora_path", mode="before")
+    @field_validator("model_path", "lora_path", "audit_log", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,11 @@ _lock = threading.Lock()
 
 
 # --- embeddings ------------------------------------------------------------------------
+def similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two normalised embeddings (every embedder here normalises)."""
+    return float(sum(x * y for x, y in zip(a, b, strict=False)))
+
+
 def embedding_model_dir(settings: Settings) -> Path:
     """The local sentence-transformers folder the settings name (default: bundled MiniLM)."""
     if settings.embedding_model:

@@ -18,6 +18,7 @@ from typing import Any
 
 from rag.catalog import lexical_tokens
 from rag.citations import strip_markers
+from rag.embedders import similarity as embedding_similarity
 from rag.prompts import is_not_found
 from rag.schemas import Evidence
 from rag.text import CJK_RANGE
@@ -107,7 +108,7 @@ def sentence_candidates(hits: Sequence[Any], query: str, query_vector: Sequence[
     dense = [0.0] * len(candidates)
     if embed_documents is not None and query_vector is not None:
         vectors = embed_documents([c.text for c in candidates])
-        dense = [sum(a * b for a, b in zip(query_vector, v, strict=False)) for v in vectors]
+        dense = [embedding_similarity(query_vector, v) for v in vectors]
     for candidate, tokens, similarity in zip(candidates, token_sets, dense, strict=True):
         candidate.coverage = sum(w for t, w in weights.items() if t in tokens) / total_weight
         candidate.similarity = similarity

@@ -57,8 +57,9 @@ __all__ = [
 def build_retriever(settings: Settings) -> Any:
     from rag.retrieval import Retriever
 
-    return Retriever(settings, build_vectorstore(settings), build_embeddings(settings),
-                     multilingual=build_multilingual_store(settings))
+    client = build_chroma_client(settings)
+    return Retriever(settings, build_vectorstore(settings, client), build_embeddings(settings),
+                     multilingual=build_multilingual_store(settings, client), client=client)
 
 
 def build_assistant(settings: Settings, llm: LLMHandle | None = None, retriever: Any = None) -> Any:

@@ -73,8 +73,9 @@ from rag.catalog import (
     terms_and_phrases,
 )
 from rag.config import Settings
-from rag.embedders import dense_understands, embedder_languages
+from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
+from rag.records import refresh_catalog
 
 log = logging.getLogger(__name__)
 
@@ -179,16 +180,32 @@ def lexical_coverage(query_terms: dict[str, float], text: str,
 class Retriever:
     """Hybrid retrieval over one store. Thread-safe for readers."""
 
+    REFRESH_S = 1.0  # how often the local lexical index is checked against Chroma, at most
+
     def __init__(self, settings: Settings, vectorstore: Any, embeddings: Any,
-                 multilingual: Any = None) -> None:
+                 multilingual: Any = None, client: Any = None) -> None:
         self.settings = settings
         self.vectorstore = vectorstore
         self.embeddings = embeddings
         self.multilingual = multilingual  # Chroma store of the multilingual vectors, if any
+        self.client = client  # Chroma client: the lexical index is refreshed from it
         self._local = threading.local()
         self._warned = False
+        self._refresh_lock = threading.Lock()
+        self._refreshed = -math.inf
+
+    def _refresh(self) -> None:
+        """Bring the lexical index in step with Chroma (another process or machine may have
+        written it); at most every :attr:`REFRESH_S` seconds, one thread at a time."""
+        if self.client is None or time.monotonic() - self._refreshed < self.REFRESH_S:
+            return
+        with self._refresh_lock:
+            if time.monotonic() - self._refreshed >= self.REFRESH_S:
+                refresh_catalog(self.settings, self.client)
+                self._refreshed = time.monotonic()
 
     def _catalog(self) -> Catalog | None:
+        self._refresh()
         catalog = getattr(self._local, "catalog", None)
         if catalog is None:
             catalog = Catalog.open_readonly(self.settings.store_dir)
@@ -350,7 +367,7 @@ def _set_dense(vector: list[float], hits: list[Hit], embeddings: dict[str, Any])
     for hit in hits:
         embedding = embeddings.get(hit.id)
         if embedding is not None:
-            hit.dense = float(sum(a * b for a, b in zip(vector, embedding, strict=False)))
+            hit.dense = similarity(vector, embedding)
 
 
 def relevance(hit: Hit) -> float:

@@ -52,7 +52,7 @@ def reset_chroma_cache() -> None:
     SharedSystemClient.clear_system_cache()
 
 
-def _not_found() -> tuple[type[Exception], ...]:
+def not_found_errors() -> tuple[type[Exception], ...]:
     """What chromadb raises for a collection that does not exist (and nothing else: a server
     that is down must not read as an empty store)."""
     from chromadb.errors import NotFoundError
@@ -72,7 +72,7 @@ def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, creat
     else:
         try:
             collection = client.get_collection(settings.collection)
-        except _not_found() as exc:
+        except not_found_errors() as exc:
             log.debug("no collection %s: %s", settings.collection, exc)
             return None
     check_embedder(collection.metadata or {}, info, settings)
@@ -125,7 +125,7 @@ def multilingual_collection(client: Any, settings: Settings, *, create: bool) ->
             configuration={"hnsw": {"space": "cosine"}})
     try:
         return client.get_collection(name)
-    except _not_found():
+    except not_found_errors():
         return None
 
 
@@ -145,9 +145,19 @@ def build_multilingual_store(settings: Settings, client: Any | None = None) -> C
                   create_collection_if_not_exists=False)
 
 
+def get_chunk_collection(client: Any, settings: Settings) -> Any:
+    """The knowledge-base collection for reading its chunks (no embedder needed), or None."""
+    try:
+        return client.get_collection(settings.collection, embedding_function=None)
+    except not_found_errors():
+        return None
+
+
 def delete_collection(client: Any, settings: Settings) -> None:
-    for name in (settings.collection, multilingual_collection_name(settings)):
+    """Delete the store's collections: the chunks, the multilingual vectors, the records."""
+    names = (settings.collection, multilingual_collection_name(settings), f"{settings.collection}-records")
+    for name in names:
         try:
             client.delete_collection(name)
-        except _not_found():
+        except not_found_errors():
             log.debug("no collection %s to delete", name)

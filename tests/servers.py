@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -63,3 +64,15 @@ def running(command: list[str], ready: Callable[[], bool], log: Path, *, timeout
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def chroma_server(folder: Path) -> Iterator[int]:
+    """``chroma run`` over ``folder`` on a free loopback port; yields the port."""
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    command = [str(chroma), "run", "--path", str(folder / "server-data"), "--host", "127.0.0.1",
+               "--port", str(port)]
+    with running(command, port_open(port), folder / "chroma.log", timeout=60, name="chroma run"):
+        yield port
+

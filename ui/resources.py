@@ -17,8 +17,8 @@ from typing import Any
 import streamlit as st
 
 from rag import factories
-from rag.catalog import Catalog
 from rag.config import Settings, load_settings
+from rag.records import open_catalog
 
 # Settings that do not change how the model is built (the model is kept when only these differ).
 _NOT_MODEL = {
@@ -98,7 +98,7 @@ class StoreStats:
 
 def store_stats(settings: Settings) -> StoreStats:
     """Documents, chunks and last sync, read from the catalog (cheap; read-only)."""
-    catalog = Catalog.open_readonly(settings.store_dir)
+    catalog = open_catalog(settings)
     if catalog is None:
         return StoreStats()
     try:

@@ -1,27 +1,25 @@
 """The scale-out path: the same ingestion and retrieval against a Chroma server (client/server
-mode) on loopback instead of the local folder."""
+mode) on loopback instead of the local folder; a second machine (another, empty store folder)
+answers from it at once and may not write."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ingest.manage import delete_document
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
-from tests.servers import free_port, port_open, running
+from rag.errors import StoreLockedError
+from tests.servers import chroma_server as start_chroma
 
 
 @pytest.fixture()
 def chroma_server(tmp_path: Path) -> Iterator[int]:
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    command = [str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-               "--port", str(port)]
-    with running(command, port_open(port), tmp_path / "chroma.log", timeout=60, name="chroma run"):
+    with start_chroma(tmp_path) as port:
         yield port
 
 
@@ -38,3 +36,31 @@ def test_ingest_and_retrieve_through_a_chroma_server(chroma_server: int, docs: P
     assert run_sync([], settings).files_removed == 1
     client = factories.build_chroma_client(settings)
     assert client.get_collection(settings.collection).count() == 1
+
+
+def test_a_second_machine_answers_at_once_and_only_one_writes(chroma_server: int, docs: Path,
+                                                              tmp_path: Path) -> None:
+    (docs / "canteen.md").write_text("# Canteen\n\nThe canteen opens at 11:30 every working day.\n")
+    (docs / "policy.md").write_text("# Leave\n\nFull-time staff get 25 vacation days a year.\n")
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "docs_dir": docs}
+    first = load_settings(store_dir=tmp_path / "machine-a", **server)
+    second = load_settings(store_dir=tmp_path / "machine-b", **server)
+    assert run_sync([], first).files_added == 2
+
+    retriever = factories.build_retriever(second)  # its store folder is empty
+    retriever.REFRESH_S = 0
+    hit = retriever.search("When does the canteen open?", 1)[0]
+    assert hit.source == "canteen.md" and hit.bm25 > 0  # hybrid: the lexical index was derived
+
+    for write in (lambda: run_sync([], second), lambda: delete_document(second, "policy.md")):
+        with pytest.raises(StoreLockedError, match="is written by .*machine-a.*--take-over"):
+            write()
+
+    (docs / "canteen.md").write_text("# Canteen\n\nThe canteen now opens at 12:15.\n")
+    assert run_sync([], first).files_updated == 1
+    hit = retriever.search("When does the canteen open?", 1)[0]  # the writer's change, seen
+    assert "12:15" in hit.text and hit.bm25 > 0
+
+    assert run_sync([], second, take_over=True).files_unchanged == 2  # the old writer is gone
+    with pytest.raises(StoreLockedError, match="machine-b"):
+        run_sync([], first)

@@ -23,7 +23,7 @@ from rag import factories
 from rag.config import load_settings
 from rag.errors import ModelError
 from tests.conftest import ROOT, SAMPLE_DOCS
-from tests.servers import free_port, http_ok, running
+from tests.servers import chroma_server, free_port, http_ok, running
 
 pytestmark = pytest.mark.slow
 MODELS = ROOT / "data" / "models"
@@ -126,3 +126,31 @@ def test_an_empty_answer_from_the_server_is_an_answer_not_an_error() -> None:
         create=lambda **_: iter(empty))))
     llm = ServerLLM(client=client, model="m", base_url="http://127.0.0.1:1/v1", timeout_s=1)
     assert "".join(llm.stream(messages_text([{"role": "user", "content": "hi"}]))) == ""
+
+
+def test_the_company_layout_end_to_end(server: str, tmp_path: Path) -> None:
+    """README "Running it for a whole company": a Chroma server, a model server and two app
+    processes with their own (empty) store folders; one ingests, the other answers."""
+    docs = tmp_path / "share"
+    (docs / "en").mkdir(parents=True)
+    shutil.copy(SAMPLE_DOCS / "en/employee-handbook.md", docs / "en/employee-handbook.md")
+    with chroma_server(tmp_path) as port:
+        env = {**os.environ, "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port),
+               "RAG_LLM_BASE_URL": server, "RAG_DOCS_DIR": str(docs)}
+
+        def run(*args: str, store: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", *args, "--store", str(tmp_path / store),
+                                   "--json"], capture_output=True, text=True, timeout=600,
+                                  env=env, check=False)
+
+        ingested = run("ingest", store="ingest-box")
+        assert ingested.returncode == 0, ingested.stderr
+        assert json.loads(ingested.stdout.splitlines()[-1])["files_added"] == 1
+        asked = run("rag", "ask", "How many vacation days do full-time employees get per year?",
+                    store="app-box")
+        assert asked.returncode == 0, asked.stderr
+        answer = json.loads(asked.stdout.splitlines()[-1])
+        assert answer["found"] and "25" in answer["answer"]
+        assert answer["citations"][0]["source"] == "en/employee-handbook.md"
+        refused = run("ingest", store="app-box")  # only the ingestion box writes
+        assert refused.returncode == 2 and "is written by" in refused.stderr

@@ -11,9 +11,10 @@ import streamlit as st
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.manage import delete_document, document_file
 from ingest.progress import IngestProgress, Snapshot
-from rag.catalog import Catalog, FileRecord
+from rag.catalog import FileRecord
 from rag.config import Settings
 from rag.errors import RagError
+from rag.records import open_catalog
 from ui import resources, uploads
 from ui.i18n import t
 from ui.upload_progress import progress_text
@@ -24,7 +25,7 @@ CONFIRM = "docs_confirm_delete"
 
 def catalog_view(settings: Settings) -> tuple[dict[str, FileRecord], dict[str, str]]:
     """Files in the store, and files that failed (source -> error)."""
-    catalog = Catalog.open_readonly(settings.store_dir)
+    catalog = open_catalog(settings)
     if catalog is None:
         return {}, {}
     try:

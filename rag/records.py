@@ -1,0 +1,330 @@
+"""The store's records in Chroma: the per-file manifest, recorded failures and facts about the
+store (which embedder built it, last sync), kept in a small collection beside the chunks.
+
+Chroma is the source of truth. The local catalog (:mod:`rag.catalog`: manifest copy and the
+lexical index) is a cache any process rebuilds from it: :func:`refresh_catalog` compares the
+records' version with the one the catalog was built from and re-derives what changed, so a
+fresh process on another machine (empty store folder, same Chroma server) answers with hybrid
+retrieval at once.
+
+Writers go through :class:`StoreBooks`: Chroma first (the commit point), the catalog second. A
+run killed in between leaves a catalog that the next refresh brings in step.
+
+In server mode one machine writes (:meth:`Records.claim_writer`): the records collection names
+its writer when it is created, which the server does once, atomically; any other machine's
+write is refused with a message that says where to ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord
+from rag.config import Settings
+from rag.errors import StoreLockedError
+
+log = logging.getLogger(__name__)
+
+_FILE, _FAILURE, _META = "file:", "failure:", "meta:"
+_VERSION = _META + "version"
+_PLACEHOLDER = [0.0]  # records are looked up by id, never by similarity
+_COPIED_META = ("embedder", "last_sync", "multilingual")
+REINDEX = "reindex:"
+
+
+def records_collection_name(settings: Settings) -> str:
+    return f"{settings.collection}-records"
+
+
+def writer_id(settings: Settings) -> str:
+    """Who writes this store: ``RAG_WRITER_ID``, else this machine and its store folder."""
+    import socket
+
+    return settings.writer_id or f"{socket.gethostname()}:{settings.store_dir.resolve()}"
+
+
+class Records:
+    """The records collection. Every write also replaces the version record."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+
+    @classmethod
+    def open(cls, client: Any, settings: Settings, *, create: bool) -> Records | None:
+        from rag.store import not_found_errors
+
+        name = records_collection_name(settings)
+        if create:
+            return cls(client.get_or_create_collection(
+                name, metadata={"writer": writer_id(settings)}, embedding_function=None))
+        try:
+            return cls(client.get_collection(name, embedding_function=None))
+        except not_found_errors():
+            return None
+
+    @property
+    def store_id(self) -> str:
+        """Changes when the store is rebuilt or another server is named."""
+        return str(self.collection.id)
+
+    def _get(self, **where: Any) -> list[tuple[str, dict[str, Any]]]:
+        found = self.collection.get(include=["metadatas"], **where)
+        return list(zip(found["ids"], found["metadatas"] or []))
+
+    def _write(self, upserts: list[tuple[str, dict[str, Any]]], deletes: Iterable[str] = ()) -> None:
+        deletes = list(deletes)
+        if deletes:
+            self.collection.delete(ids=deletes)
+        upserts = [*upserts, (_VERSION, {"kind": "meta", "value": uuid.uuid4().hex})]
+        self.collection.upsert(
+            ids=[i for i, _ in upserts], embeddings=[_PLACEHOLDER] * len(upserts),
+            metadatas=[{k: v for k, v in m.items() if v is not None} for _, m in upserts])
+
+    # --- reading ------------------------------------------------------------------------
+    def version(self) -> str | None:
+        found = self._get(ids=[_VERSION])
+        return str(found[0][1]["value"]) if found else None
+
+    def files(self) -> dict[str, FileRecord]:
+        out = {}
+        for _, meta in self._get(where={"kind": "file"}):
+            out[meta["source"]] = FileRecord(
+                source=meta["source"], root=meta["root"], sha256=meta["sha256"], size=meta["size"],
+                title=meta.get("title"), pages=meta.get("pages"), chunks=meta["chunks"],
+                ingested_at=meta["ingested_at"])
+        return out
+
+    def failures(self) -> dict[str, tuple[str, str, str]]:
+        return {m["source"]: (m["root"], m["sha256"], m["error"])
+                for _, m in self._get(where={"kind": "failure"})}
+
+    def get_meta(self, key: str) -> str | None:
+        found = self._get(ids=[_META + key])
+        return str(found[0][1]["value"]) if found else None
+
+    def writer(self) -> str | None:
+        return (self.collection.metadata or {}).get("writer")
+
+    # --- writing ------------------------------------------------------------------------
+    def claim_writer(self, settings: Settings, *, take_over: bool = False) -> None:
+        """Refuse to write unless this machine is the store's writer (or takes over)."""
+        me, owner = writer_id(settings), self.writer()
+        if owner in (None, me):
+            return
+        if take_over:
+            self.collection.modify(metadata={**(self.collection.metadata or {}), "writer": me})
+            log.warning("took over writing the knowledge base from %s", owner)
+            return
+        raise StoreLockedError(
+            f"the knowledge base on the Chroma server {settings.chroma_host}:{settings.chroma_port} "
+            f"is written by {owner}: ingest, upload and delete there (one writer keeps the store "
+            "consistent); if that machine is gone for good, run `python -m ingest --take-over` here"
+        )
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([(_META + key, {"kind": "meta", "value": value})])
+
+    def commit_file(self, record: FileRecord) -> None:
+        self._write([(_FILE + record.source, {"kind": "file", **asdict(record)})],
+                    deletes=[_FAILURE + record.source])
+
+    def remove_file(self, source: str) -> None:
+        self._write([], deletes=[_FILE + source, _FAILURE + source])
+
+    def record_failure(self, source: str, root: str, sha256: str, error: str) -> None:
+        self._write([(_FAILURE + source, {"kind": "failure", "source": source, "root": root,
+                                          "sha256": sha256, "error": error})])
+
+    def forget_failures(self, sources: Iterable[str]) -> None:
+        sources = list(sources)
+        if sources:
+            self._write([], deletes=[_FAILURE + s for s in sources])
+
+    def mark_all_changed(self) -> None:
+        """Every file's hash prefixed, so the next sync re-indexes them all."""
+        marked = [(_FILE + r.source, {"kind": "file", **asdict(r), "sha256": REINDEX + r.sha256})
+                  for r in self.files().values() if not r.sha256.startswith(REINDEX)]
+        self._write(marked)
+
+
+class StoreBooks:
+    """What a writer changes besides the vectors: the records in Chroma first, then the local
+    catalog. Reads come from the catalog, which :func:`refresh_catalog` put in step first."""
+
+    def __init__(self, records: Records, catalog: Catalog) -> None:
+        self.records = records
+        self.catalog = catalog
+
+    def files(self) -> dict[str, FileRecord]:
+        return self.catalog.files()
+
+    def failures(self) -> dict[str, tuple[str, str, str]]:
+        return self.catalog.failures()
+
+    def chunk_count(self) -> int:
+        return self.catalog.chunk_count()
+
+    def get_meta(self, key: str) -> str | None:
+        return self.catalog.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.records.set_meta(key, value)
+        self.catalog.set_meta(key, value)
+
+    def commit_file(self, record: FileRecord, chunks: Iterable[tuple[str, str]]) -> None:
+        self.records.commit_file(record)
+        self.catalog.commit_file(record, chunks)
+
+    def remove_file(self, source: str) -> None:
+        self.records.remove_file(source)
+        self.catalog.remove_file(source)
+
+    def record_failure(self, source: str, root: str, sha256: str, error: str) -> None:
+        self.records.record_failure(source, root, sha256, error)
+        self.catalog.record_failure(source, root, sha256, error)
+
+    def forget_failure(self, sources: Iterable[str]) -> None:
+        sources = list(sources)
+        self.records.forget_failures(sources)
+        self.catalog.forget_failure(sources)
+
+    def reindex_unless(self, key: str, value: str) -> bool:
+        """Unless ``key`` is ``value``: every file marked changed (in both), ``value`` recorded."""
+        if self.records.get_meta(key) == value:
+            return False
+        self.records.mark_all_changed()
+        self.records.set_meta(key, value)
+        self.catalog.reindex_unless(key, value)
+        return True
+
+    def mark_in_step(self) -> None:
+        """The catalog now holds what the records say (only the writer may say so)."""
+        self.catalog.set_meta("records_version", self.records.version() or "")
+        self.catalog.set_meta("records_store", self.records.store_id)
+
+
+def open_books(client: Any, settings: Settings, catalog: Catalog) -> StoreBooks:
+    """The writer's books: the records (created if need be) and the catalog, in step. A store
+    from before the records has its catalog's manifest copied into Chroma once."""
+    records = Records.open(client, settings, create=True)
+    assert records is not None
+    if records.version() is None:
+        if catalog.files() or catalog.failures():
+            _migrate(records, catalog)
+    else:
+        refresh_catalog(settings, client)
+    return StoreBooks(records, catalog)
+
+
+def _migrate(records: Records, catalog: Catalog) -> None:
+    """A store from before the records: copy the catalog's manifest into Chroma once."""
+    files = catalog.files()
+    log.info("recording %d files of the knowledge base in Chroma (once)", len(files))
+    upserts: list[tuple[str, dict[str, Any]]] = [
+        (_FILE + r.source, {"kind": "file", **asdict(r)}) for r in files.values()]
+    upserts += [(_FAILURE + s, {"kind": "failure", "source": s, "root": root, "sha256": sha,
+                                "error": error}) for s, (root, sha, error) in catalog.failures().items()]
+    upserts += [(_META + key, {"kind": "meta", "value": value}) for key in _COPIED_META
+                if (value := catalog.get_meta(key)) is not None]
+    for start in range(0, len(upserts), 1000):
+        records._write(upserts[start:start + 1000])
+
+
+def _chunk_texts(collection: Any, record: FileRecord) -> list[tuple[str, str]]:
+    """(chunk id, indexed text) of a file's chunks in Chroma: the header line and the text."""
+    sha = record.sha256.removeprefix(REINDEX)
+    found = collection.get(where={"$and": [{"source": record.source}, {"file_sha256": sha}]},
+                           include=["documents", "metadatas"])
+    out = []
+    for cid, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
+        header = meta.get("header")
+        if header is None:  # stored before headers were recorded
+            title, heading = meta.get("title") or "", meta.get("heading")
+            header = f"{title} > {heading}" if heading and heading != title else title
+        out.append((cid, f"{header}\n{text}"))
+    return out
+
+
+def _in_step(settings: Settings, store_id: str, version: str) -> bool:
+    catalog = Catalog.open_readonly(settings.store_dir)
+    if catalog is None:
+        return False
+    try:
+        return (catalog.get_meta("records_store"), catalog.get_meta("records_version"),
+                catalog.lexical_version()) == (store_id, version or "", LEXICAL_VERSION)
+    except sqlite3.Error:  # being created by another process right now
+        return False
+    finally:
+        catalog.close()
+
+
+def refresh_catalog(settings: Settings, client: Any, *, chunks: Any = None) -> bool:
+    """Bring the local catalog in step with the records in Chroma; returns whether anything
+    changed. A store without records (built before them, or nothing ingested) is left alone.
+    ``chunks``: the knowledge-base collection (looked up when not given)."""
+    from rag.store import get_chunk_collection
+
+    records = Records.open(client, settings, create=False)
+    if records is None:
+        return False
+    version = records.version()
+    if version is None:  # created by a writer that has not written yet
+        return False
+    if _in_step(settings, records.store_id, version):
+        return False
+    catalog = Catalog(settings.store_dir)
+    try:
+        if catalog.get_meta("records_store") != records.store_id:
+            catalog.clear()
+        chunks = chunks if chunks is not None else get_chunk_collection(client, settings)
+        truth, local = records.files(), catalog.files()
+        complete = True
+        for source, record in truth.items():
+            have = local.get(source)
+            if have is not None and (have.sha256, have.chunks) == (record.sha256, record.chunks):
+                continue
+            texts = _chunk_texts(chunks, record) if chunks is not None else []
+            if len(texts) != record.chunks:  # a writer is changing this file right now
+                complete = False
+                continue
+            catalog.commit_file(record, texts)
+        for source in local.keys() - truth.keys():
+            catalog.remove_file(source)
+        catalog.replace_failures(records.failures())
+        for key in _COPIED_META:
+            if (value := records.get_meta(key)) is not None:
+                catalog.set_meta(key, value)
+        if complete:
+            catalog.set_meta("records_version", version)
+            catalog.set_meta("records_store", records.store_id)
+        log.info("lexical index refreshed from Chroma (%d files)", len(truth))
+        return True
+    finally:
+        catalog.close()
+
+
+def open_catalog(settings: Settings) -> Catalog | None:
+    """The local catalog for reading, first brought in step with Chroma; None while nothing is
+    stored. A local store folder without Chroma data is not created by looking."""
+    from rag.store import CHROMA_SUBDIR, build_chroma_client
+
+    if settings.chroma_host or (settings.store_dir / CHROMA_SUBDIR).is_dir():
+        refresh_catalog(settings, build_chroma_client(settings))
+    return Catalog.open_readonly(settings.store_dir)
+
+
+def claim_writer(settings: Settings, *, take_over: bool = False) -> None:
+    """On a Chroma server: refuse unless this machine is the store's one writer."""
+    if not settings.chroma_host:
+        return  # a local folder: the store folder's write lock is enough
+    from rag.store import build_chroma_client
+
+    records = Records.open(build_chroma_client(settings), settings, create=True)
+    assert records is not None
+    records.claim_writer(settings, take_over=take_over)
+

@@ -1,0 +1,97 @@
+"""Chroma is the source of truth: the local catalog (manifest copy, lexical index) is a cache
+that is rebuilt from the records and chunks in Chroma (local folder mode here; the server mode
+is in test_chroma_server.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.sync import run_sync
+from rag import factories
+from rag.catalog import CATALOG_NAME, Catalog
+from rag.config import load_settings
+from rag.records import Records, open_catalog, records_collection_name
+
+POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n"
+CANTEEN = "# Canteen\n\nThe canteen opens at 11:30 every working day.\n"
+
+
+@pytest.fixture()
+def filled(docs: Path, store: Path):  # type: ignore[no-untyped-def]
+    (docs / "policy.md").write_text(POLICY)
+    (docs / "canteen.md").write_text(CANTEEN)
+    settings = load_settings(docs_dir=docs, store_dir=store)
+    assert run_sync([], settings).files_added == 2
+    return settings
+
+
+def _catalog_files(store: Path) -> dict[str, str]:
+    catalog = Catalog(store)
+    try:
+        return {s: r.sha256 for s, r in catalog.files().items()}
+    finally:
+        catalog.close()
+
+
+def test_the_records_in_chroma_hold_the_manifest(filled) -> None:  # type: ignore[no-untyped-def]
+    records = Records.open(factories.build_chroma_client(filled), filled, create=False)
+    assert records is not None
+    assert {s: r.sha256 for s, r in records.files().items()} == _catalog_files(filled.store_dir)
+    assert records.get_meta("embedder") and records.version()
+
+
+def test_a_lost_catalog_is_rebuilt_from_chroma_without_embedding(filled, store: Path) -> None:  # type: ignore[no-untyped-def]
+    before = _catalog_files(store)
+    for suffix in ("", "-wal", "-shm"):
+        (store / f"{CATALOG_NAME}{suffix}").unlink(missing_ok=True)
+    hits = factories.build_retriever(filled).search("When does the canteen open?", 2)
+    assert hits[0].metadata["source"] == "canteen.md" and hits[0].bm25 > 0  # lexical again
+    assert _catalog_files(store) == before
+    again = run_sync([], filled)
+    assert (again.files_unchanged, again.chunks_written) == (2, 0)
+
+
+def test_a_run_killed_after_the_record_converges(filled, docs: Path, store: Path,  # type: ignore[no-untyped-def]
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (docs / "canteen.md").write_text(CANTEEN.replace("11:30", "12:15"))
+
+    def killed(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # the process dies between Chroma and the catalog
+
+    monkeypatch.setattr(Catalog, "commit_file", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_sync([], filled)
+    monkeypatch.undo()
+    catalog = open_catalog(filled)  # a reader brings the cache in step
+    assert catalog is not None
+    catalog.close()
+    hits = factories.build_retriever(filled).search("canteen 12:15", 1)
+    assert "12:15" in hits[0].text and hits[0].bm25 > 0
+    again = run_sync([], filled)
+    assert (again.files_unchanged, again.chunks_written) == (2, 0)
+
+
+def test_a_store_from_before_the_records_is_migrated_once(filled, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    client = factories.build_chroma_client(filled)
+    client.delete_collection(records_collection_name(filled))  # as an older version left it
+    assert factories.build_retriever(filled).search("canteen", 1)[0].metadata["source"] == "canteen.md"
+    again = run_sync([], filled)
+    assert (again.files_unchanged, again.chunks_written) == (2, 0)
+    records = Records.open(factories.build_chroma_client(filled), filled, create=False)
+    assert records is not None and set(records.files()) == {"policy.md", "canteen.md"}
+    (docs / "policy.md").unlink()
+    assert run_sync([], filled).files_removed == 1
+    assert set(records.files()) == {"canteen.md"}
+
+
+def test_another_tokenisation_is_rebuilt_from_chroma(filled, store: Path) -> None:  # type: ignore[no-untyped-def]
+    catalog = Catalog(store)
+    catalog.set_meta("lexical_version", "0")
+    catalog.conn.execute("DELETE FROM chunks_fts")
+    catalog.conn.commit()
+    catalog.close()
+    hits = factories.build_retriever(filled).search("When does the canteen open?", 1)
+    assert hits[0].metadata["source"] == "canteen.md" and hits[0].bm25 > 0
+    assert run_sync([], filled).chunks_written == 0
