@@ -10,7 +10,7 @@ EVAL_DIR ?= ../shared/eval
 # CPU it is compiled on) is the fastest build measured here, and it runs; see README.
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install run ingest test test-fast bench bench-ingest bench-answer bench-load eval lock clean-store chromium ocr
+.PHONY: install run ingest test test-fast bench bench-ingest bench-answer bench-load eval lock clean-store chromium ocr serve
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 ingest: install
 	$(PY) -m ingest
+
+# The HTTP API (OpenAI-compatible); needs RAG_API_KEYS (see README "HTTP API").
+serve: install
+	$(PY) -m rag serve
 
 run: install
 	$(PY) -m ui.launch

@@ -16,6 +16,7 @@ from rag import factories
 from rag.catalog import Catalog
 from rag.config import Settings
 from rag.records import open_books, open_catalog
+from rag.users import User
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +86,24 @@ def delete_document(settings: Settings, source: str, *, timeout: float = 0) -> b
     finally:
         lock.release()
     return True
+
+
+def delete_as(settings: Settings, source: str, user: User | None) -> bool:
+    """Delete as ``user`` (None: the operator). Admins delete any document; a user only their
+    own uploads. Anything else answers False ("no such document"), so that a name the user
+    may not see is not confirmed."""
+    from rag.access import access_for
+    from rag.users import Users
+
+    users = Users(settings)
+    try:
+        if user is not None and not user.admin:
+            if users.uploader(source) != user.name or not access_for(settings, user).allows(source):
+                return False
+        deleted = delete_document(settings, source)
+        if deleted:
+            users.forget_document(source)
+        return deleted
+    finally:
+        users.close()
+

@@ -25,10 +25,13 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +166,21 @@ class _Batch:
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+
+@contextmanager
+def plain_main() -> Iterator[None]:
+    """Files are parsed in *spawned* worker processes, and a spawned process first re-runs the
+    parent's ``__main__`` file: under Streamlit (which runs each page as ``__main__``) it would
+    run the page again, in bare mode; under a server, the server. While this is active,
+    ``__main__`` is an empty module, so a worker imports only what parsing needs."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 class Syncer:
@@ -321,7 +339,7 @@ class Syncer:
 
         timeout = self.settings.parse_timeout_s
         context = multiprocessing.get_context("spawn")
-        with ProcessPool(max_workers=1, context=context) as pool:
+        with plain_main(), ProcessPool(max_workers=1, context=context) as pool:
             futures: dict[int, Any] = {}
             for index in range(len(to_parse)):
                 for ahead in range(index, min(len(to_parse), index + _LOOKAHEAD)):

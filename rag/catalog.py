@@ -331,16 +331,19 @@ class Catalog:
         rows = self.conn.execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", terms)
         return total, {term: int(doc) for term, doc in rows}
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, exclude: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """BM25 over the chunks: (chunk_id, score), best first; higher score is better. The
-        query's first interrogative word is not matched (see :func:`query_text`)."""
+        query's first interrogative word is not matched (see :func:`query_text`). Chunks of
+        the ``exclude`` sources are filtered inside the query (they never take a place)."""
         terms = list(dict.fromkeys(index_tokens(query_text(query))))
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        hidden = sorted(exclude)
+        where = f" AND source NOT IN ({','.join('?' * len(hidden))})" if hidden else ""
         rows = self.conn.execute(
-            "SELECT chunk_id, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            f"SELECT chunk_id, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?{where} "
             "ORDER BY s LIMIT ?",
-            (match, k),
+            (match, *hidden, k),
         ).fetchall()
         return [(cid, -float(score)) for cid, score in rows]

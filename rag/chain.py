@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
+from rag.access import EVERYTHING, Access
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
 from rag.embedders import similarity as embedding_similarity
@@ -30,6 +31,7 @@ from rag.prompts import (
     fit_to_context,
     is_not_found,
 )
+from rag.redact import redact_answer
 from rag.retrieval import Hit, Retrieval, Retriever
 from rag.schemas import Answer, Citation, Evidence, Timings
 
@@ -76,22 +78,26 @@ class Assistant:
 
     # --- public API ------------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Turn] = (), on_event: EventFn | None = None,
-               **overrides: Any) -> Answer:
-        stream = self.stream(question, history, on_event, **overrides)
+               access: Access = EVERYTHING, **overrides: Any) -> Answer:
+        stream = self.stream(question, history, on_event, access, **overrides)
         for _ in stream:
             pass
         assert stream.answer is not None
         return stream.answer
 
     def stream(self, question: str, history: Sequence[Turn] = (), on_event: EventFn | None = None,
-               **overrides: Any) -> AnswerStream:
+               access: Access = EVERYTHING, **overrides: Any) -> AnswerStream:
+        """``access``: what the asker may see (nothing else is retrieved, quoted or cited)."""
         result = AnswerStream(iter(()))
-        result._chunks = self._run(question.strip(), list(history), on_event, result, overrides)
+        result._chunks = self._run(question.strip(), list(history), on_event, result, overrides,
+                                   access)
+        if self.settings.redact_contacts:
+            result._chunks = _redacted(result, result._chunks)
         return result
 
     # --- the chain -------------------------------------------------------------------
     def _run(self, question: str, history: list[Turn], on_event: EventFn | None,
-             result: AnswerStream, overrides: dict[str, Any]) -> Iterator[str]:
+             result: AnswerStream, overrides: dict[str, Any], access: Access) -> Iterator[str]:
         started = time.perf_counter()
         timings = Timings()
         lang = detect_language(question)
@@ -99,11 +105,17 @@ class Assistant:
             raise StoreEmptyError(self.settings.store_dir)
         history = history[-self.settings.history_turns:] if self.settings.history_turns else []
         top_k = int(overrides.get("top_k") or self.settings.top_k)
-        found = self.retriever.retrieve(question, [t.question for t in history], top_k)
-        hits = found.hits
+        found = self.retriever.retrieve(question, [t.question for t in history], top_k, access)
+        # Checked again where the answer is assembled: nothing the asker may not see is cited.
+        hits = [h for h in found.hits if access.allows(h.source)]
         timings.retrieval_ms = round((time.perf_counter() - started) * 1000, 1)
         if on_event:
             on_event("retrieved", {"hits": len(hits), "follow_up": found.follow_up})
+        if on_event:  # what the answer may cite, before it is generated (a stream's first frame)
+            sources_now = citations_for(hits, set())
+            if self.settings.redact_contacts:
+                sources_now = redact_answer(Answer(answer="", citations=sources_now)).citations
+            on_event("sources", {"citations": sources_now})
         if not hits:
             result.answer = self._nothing_found(question, lang, timings, started)
             yield result.answer.answer
@@ -157,6 +169,8 @@ class Assistant:
             if guard.unsupported is None:
                 tail = guard.feed(citation_filter.flush()) + guard.flush()
                 if tail and guard.unsupported is None:
+                    if timings.ttft_ms is None:  # all of it was held back until the end
+                        timings.ttft_ms = round((time.perf_counter() - started) * 1000, 1)
                     pieces.append(tail)
                     yield tail
         finally:
@@ -192,15 +206,7 @@ class Assistant:
             mark = f" [{evidence[0].n}]"
             text += mark
             yield mark
-        cited = cited_numbers(text)
-        evidence_ns = {e.n for e in evidence}
-        citations = [
-            Citation(n=i + 1, source=h.source, page=h.page, chunk_id=h.id, score=round(h.score, 4),
-                     snippet=snippet(h.text), text=h.text,
-                     used=(i + 1) in cited or (i + 1) in evidence_ns,
-                     ocr=bool(h.metadata.get("ocr")))
-            for i, h in enumerate(hits)
-        ]
+        citations = citations_for(hits, cited_numbers(text) | {e.n for e in evidence if e.n})
         result.answer = Answer(question=question, answer=text, found=True, grounded=supported,
                                generated=None if supported else generated, citations=citations,
                                evidence=evidence, follow_up=found.follow_up,
@@ -243,6 +249,24 @@ UNSUPPORTED = {
     "en": 'The sources do not confirm a short answer; the closest passage says: "{text}" [{n}]',
     "zh": "资料中无法确认简短的回答；最相关的原文是：“{text}” [{n}]",
 }
+
+
+def _redacted(result: AnswerStream, chunks: Iterator[str]) -> Iterator[str]:
+    """The answer with contacts redacted, whole (a phone number may span two pieces)."""
+    for _ in chunks:
+        pass
+    assert result.answer is not None
+    result.answer = redact_answer(result.answer)
+    result.replaced = False
+    yield result.answer.answer
+
+
+def citations_for(hits: Sequence[Hit], used: set[int]) -> list[Citation]:
+    """The numbered sources of an answer; ``used``: the numbers it cites or quotes."""
+    return [Citation(n=i + 1, source=h.source, page=h.page, chunk_id=h.id, score=round(h.score, 4),
+                     snippet=snippet(h.text), text=h.text, used=(i + 1) in used,
+                     ocr=bool(h.metadata.get("ocr")))
+            for i, h in enumerate(hits)]
 
 
 def unsupported_answer(evidence: Sequence[Evidence], lang: str) -> str:

@@ -1,4 +1,4 @@
-"""``python -m rag``: ask, chat, eval, config. A thin edge over :mod:`rag.chain`."""
+"""``python -m rag``: ask, chat, search, eval, serve, config. A thin edge over :mod:`rag.chain`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rag.access import access_of
 from rag.cli_common import run_main, setup_logging
 from rag.config import load_settings
 from rag.schemas import Answer
@@ -19,7 +20,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="sources per question (default: RAG_TOP_K)")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
     parser.add_argument("--max-tokens", type=int, help="maximum answer length in tokens")
+    _user(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def _user(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", help="answer as this user: only the documents they may see "
+                        "(default: everything, as the operator)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="last stdout line: the hits as JSON")
     search.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
     search.add_argument("--collection", help="Chroma collection (default: RAG_COLLECTION)")
+    _user(search)
     search.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub.add_parser("eval", help="retrieval and answer quality on an eval folder (see --help)",
                    add_help=False)
+    sub.add_parser("serve", help="the HTTP API: OpenAI-compatible chat, documents (see --help)",
+                   add_help=False)
+    sub.add_parser("users", help="users, groups and API keys (see --help)", add_help=False)
+    stats = sub.add_parser("stats", help="usage from the audit trail: questions per day, "
+                           "latency, not-found rate, top documents, top unanswered questions")
+    stats.add_argument("--days", type=int, help="only the last N days")
+    stats.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
+    stats.add_argument("--json", action="store_true")
     config = sub.add_parser("config", help="print the effective settings")
     config.add_argument("--json", action="store_true")
     return parser
@@ -85,12 +101,17 @@ def _on_event(kind: str, data: dict[str, Any]) -> None:
 
 def _ask_once(assistant: Any, question: str, history: list[Any], args: argparse.Namespace,
               quiet: bool = False) -> Answer:
-    stream = assistant.stream(question, history, _on_event, **_overrides(args))
+    access = access_of(args.settings, args.user)  # rules and groups as they are now
+    stream = assistant.stream(question, history, _on_event, access, **_overrides(args))
     for piece in stream:
         if not quiet:
             print(piece, end="", flush=True)
     answer = stream.answer
     assert answer is not None
+    from rag.audit import answer_fields, record
+
+    record(args.settings, "question", args.user, via="cli", question=question,
+           question_chars=len(question), **answer_fields(answer))
     if quiet:
         return answer
     print()
@@ -114,7 +135,8 @@ def _search(settings: Any, args: argparse.Namespace) -> int:
     retriever = factories.build_retriever(settings)
     if retriever.count() == 0:
         raise StoreEmptyError(settings.store_dir)
-    hits = retriever.search(args.query, args.k)
+    hits = retriever.search(args.query, args.k,
+                            hidden=retriever.hidden(access_of(settings, args.user)))
     relevant = {h.id for h in retriever.relevant(hits)}
     rows = [{"source": h.source, "page": h.page, "ocr": bool(h.metadata.get("ocr")),
              "chunk_id": h.id, "score": round(h.score, 4),
@@ -131,12 +153,45 @@ def _search(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _stats(settings: Any, args: argparse.Namespace) -> int:
+    from rag.audit import audit_path, stats
+
+    found = stats(settings, args.days)
+    if args.json:
+        print(json.dumps(found.as_dict(), ensure_ascii=False))
+        return 0
+    print(f"audit trail: {audit_path(settings)}")
+    print(f"questions: {found.questions} (not found: {found.not_found_rate:.0%}); answer time "
+          f"p50 {found.answer_ms_p50 or 0:.0f} ms, p95 {found.answer_ms_p95 or 0:.0f} ms")
+    print(f"sign-ins: {found.sign_ins} (failed: {found.failed_sign_ins}); uploads: "
+          f"{found.uploads}; deletes: {found.deletes}")
+    for day, n in found.per_day.items():
+        print(f"  {day}: {n} questions")
+    if found.top_documents:
+        print("most cited documents:")
+        for source, n in found.top_documents:
+            print(f"  {n:4d}  {source}")
+    if found.top_unanswered:
+        print("most asked questions without an answer (what the knowledge base is missing):")
+        for question, n in found.top_unanswered:
+            print(f"  {n:4d}  {question}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval":
         from devtools.eval import main as eval_main
 
         return eval_main(argv[1:])
+    if argv and argv[0] == "users":
+        from rag.cli_users import main as users_main
+
+        return users_main(argv[1:])
+    if argv and argv[0] == "serve":  # the HTTP API is an edge beside this one
+        from api.cli import main as serve_main
+
+        return serve_main(argv[1:])
     args = build_parser().parse_args(argv)
     setup_logging()
 
@@ -149,12 +204,18 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "collection", None):
             overrides["collection"] = args.collection
         settings = load_settings(**overrides)
+        args.settings = settings
         if args.command == "config":
             data = json.loads(settings.model_dump_json())
+            for secret in ("llm_api_key", "api_keys"):  # never printed
+                if data.get(secret):
+                    data[secret] = "***"
             print(json.dumps(data, indent=None if args.json else 2, ensure_ascii=False))
             return 0
         if args.command == "search":
             return _search(settings, args)
+        if args.command == "stats":
+            return _stats(settings, args)
         assistant = factories.build_assistant(settings)
         if args.command == "ask":
             answer = _ask_once(assistant, args.question, [], args)

@@ -193,6 +193,27 @@ class Settings(BaseSettings):
         None, description="JSON-lines log of API requests. Empty: audit.jsonl in the store folder."
     )
 
+    # --- users and access -----------------------------------------------------------------
+    users_db: Path | None = Field(
+        None, description="SQLite database of users, groups and API keys. Empty: users.sqlite3 "
+        "in the store folder."
+    )
+    access_file: Path | None = Field(
+        None, description="YAML rules: which groups see which documents (path globs relative "
+        "to the docs root). Empty: every user sees every document."
+    )
+
+    redact_contacts: bool = Field(
+        False, description="Replace e-mail addresses and phone numbers in answers, evidence and "
+        "snippets by [email] and [phone] (the answer then arrives whole, not streamed)."
+    )
+    rate_per_minute: int = Field(
+        60, ge=0, description="Requests one user (or API key) may make per minute; 0: no limit."
+    )
+    session_hours: float = Field(
+        8.0, gt=0, description="Hours a chat-page sign-in lasts."
+    )
+
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in (self.api_keys or "").split(",") if k.strip()]
 
@@ -202,7 +223,8 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("model_path", "lora_path", "audit_log", mode="before")
+    @field_validator("model_path", "lora_path", "audit_log", "users_db", "access_file",
+                     mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

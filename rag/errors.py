@@ -36,6 +36,12 @@ class StoreLockedError(RagError):
     exit_code = 2
 
 
+class PermissionDenied(RagError):
+    """The user may not do this (their message names what they may do instead)."""
+
+    exit_code = 2
+
+
 class EmbedderMismatchError(ConfigError):
     """The store was built with a different embedding model than the settings name."""
 

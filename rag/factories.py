@@ -6,6 +6,7 @@ retriever and the answering chain. The CLI calls these directly; the chat page w
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rag.config import Settings
@@ -46,7 +47,7 @@ from rag.store import (
 __all__ = [
     "CHROMA_SUBDIR", "GGUF_MAGIC", "MULTILINGUAL_EMBEDDER", "EmbedderInfo", "LLMGate", "LLMHandle",
     "LockedEmbeddings", "MultilingualEmbeddings", "RagError", "build_assistant",
-    "build_chroma_client", "build_embeddings", "build_llm", "build_multilingual_embeddings",
+    "RetrieverHandle", "build_chroma_client", "build_embeddings", "build_llm", "build_multilingual_embeddings",
     "build_multilingual_store", "build_retriever", "build_server_llm", "build_vectorstore",
     "check_embedder", "default_model_path", "delete_collection", "embedder_info",
     "embedding_model_dir", "get_collection", "max_write_batch", "model_path",
@@ -67,3 +68,29 @@ def build_assistant(settings: Settings, llm: LLMHandle | None = None, retriever:
     from rag.chain import Assistant
 
     return Assistant(settings, retriever or build_retriever(settings), llm or build_llm(settings))
+
+
+class RetrieverHandle:
+    """The retriever over one store for a long-lived process (chat page, HTTP API), rebuilt
+    with a fresh Chroma client when the store changes: a local Chroma client does not see
+    another process's writes. A caller holding the previous retriever keeps using it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._retriever: Any = None
+        self._stamp: object = None
+
+    def retriever(self, stamp: object = None, *, force: bool = False) -> Any:
+        """``stamp``: the store's :class:`~rag.records.StoreStats` stamp (read if not given)."""
+        if stamp is None:
+            from rag.records import store_stats
+
+            stamp = store_stats(self.settings).stamp
+        with self._lock:
+            if force or self._retriever is None or stamp != self._stamp:
+                reset_chroma_cache()
+                self._retriever = build_retriever(self.settings)
+                self._stamp = stamp
+            return self._retriever
+

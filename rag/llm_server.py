@@ -94,12 +94,13 @@ class ServerLLM(LLM):
             request["stop"] = stop[:4]  # the API takes at most four
         if self.seed is not None:
             request["seed"] = self.seed
-        produced = False
+        produced = finished = False
         try:
             stream = self.client.chat.completions.create(**request)
             for event in stream:
                 if not event.choices:
                     continue
+                finished = finished or event.choices[0].finish_reason is not None
                 text = event.choices[0].delta.content
                 if text:
                     produced = True
@@ -109,6 +110,11 @@ class ServerLLM(LLM):
                     yield chunk
         except openai.OpenAIError as exc:
             raise server_error(exc, self.base_url, self.timeout_s) from None
+        if not finished:
+            raise ModelError(
+                f"the model server at {self.base_url} ended the answer before finishing it "
+                "(llama-cpp-python's server cuts a streaming answer short when another question "
+                "arrives): start it with `--interrupt_requests False`")
         if not produced:  # an empty answer is an answer (the chain says "not found"), not an error
             yield GenerationChunk(text="")
 

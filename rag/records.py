@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord
@@ -327,4 +327,31 @@ def claim_writer(settings: Settings, *, take_over: bool = False) -> None:
     records = Records.open(build_chroma_client(settings), settings, create=True)
     assert records is not None
     records.claim_writer(settings, take_over=take_over)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    documents: int = 0
+    chunks: int = 0
+    last_sync: float | None = None
+
+    @property
+    def stamp(self) -> tuple[int, int, float | None]:
+        """Changes whenever the store does (the catalog is written after Chroma)."""
+        return (self.documents, self.chunks, self.last_sync)
+
+
+def store_stats(settings: Settings) -> StoreStats:
+    """Documents, chunks and last sync, from the catalog brought in step with Chroma."""
+    catalog = open_catalog(settings)
+    if catalog is None:
+        return StoreStats()
+    try:
+        last = catalog.get_meta("last_sync")
+        return StoreStats(documents=len(catalog.files()), chunks=catalog.chunk_count(),
+                          last_sync=float(last) if last else None)
+    except sqlite3.Error:  # the first ingestion is creating the catalog right now
+        return StoreStats()
+    finally:
+        catalog.close()
 

@@ -65,6 +65,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from rag.access import EVERYTHING, Access
 from rag.catalog import (
     LEXICAL_VERSION,
     Catalog,
@@ -221,6 +222,13 @@ class Retriever:
             self._local.catalog = catalog
         return catalog
 
+    def hidden(self, access: Access) -> frozenset[str]:
+        """The stored documents ``access`` does not allow."""
+        if access.everything:
+            return frozenset()
+        catalog = self._catalog()
+        return access.forbidden(catalog.files()) if catalog else frozenset()
+
     def count(self) -> int:
         catalog = self._catalog()
         return catalog.chunk_count() if catalog else 0
@@ -249,9 +257,10 @@ class Retriever:
         return self.dense_vote(question, mode) is not None
 
     def retrieve(self, question: str, earlier: list[str] | tuple[str, ...] = (),
-                 k: int | None = None) -> Retrieval:
+                 k: int | None = None, access: Access = EVERYTHING) -> Retrieval:
         """The one entry point for answering: the relevant chunks for a question, given the
-        earlier questions of the conversation (oldest first).
+        earlier questions of the conversation (oldest first), among the documents ``access``
+        allows (filtered inside the searches, before ranking).
 
         A follow-up (:func:`rag.followup.is_follow_up`) is searched together with the question
         before it, so its subject carries over; a question that stands on its own is searched
@@ -260,7 +269,7 @@ class Retriever:
         query = f"{earlier[-1]} {question}" if follow_up else question
         vote = self.dense_vote(query)
         vector = vote.embeddings.embed_query(query) if vote else None
-        hits = self.relevant(self.search(query, k, query_vector=vector))
+        hits = self.relevant(self.search(query, k, query_vector=vector, hidden=self.hidden(access)))
         own = self.dense_vote(question)
         question_vector = None
         if own is not None:
@@ -271,8 +280,10 @@ class Retriever:
                          multilingual=own is not None and own.multilingual)
 
     def search(self, question: str, k: int | None = None, mode: str | None = None,
-               query_vector: list[float] | None = None) -> list[Hit]:
-        """The ``k`` best chunks for the question, best first (see the module docstring)."""
+               query_vector: list[float] | None = None,
+               hidden: frozenset[str] = frozenset()) -> list[Hit]:
+        """The ``k`` best chunks for the question, best first (see the module docstring).
+        ``hidden``: sources the requester may not see, filtered inside both searches."""
         k = k or self.settings.top_k
         mode = mode or self.settings.retrieval_mode
         n = max(self.settings.candidates, k)
@@ -285,13 +296,15 @@ class Retriever:
         vector = None
         if vote is not None:
             vector = query_vector or vote.embeddings.embed_query(question)
-            results = vote.store.similarity_search_by_vector_with_relevance_scores(vector, k=n)
+            where = {"source": {"$nin": sorted(hidden)}} if hidden else None
+            results = vote.store.similarity_search_by_vector_with_relevance_scores(
+                vector, k=n, filter=where)
             for rank, (doc, distance) in enumerate(results, start=1):
                 hits[doc.id] = Hit(id=doc.id, text=doc.page_content, metadata=dict(doc.metadata),
                                    dense=1.0 - float(distance), dense_rank=rank)
         if use_lexical:
             assert catalog is not None
-            lexical = catalog.search(question, n)
+            lexical = catalog.search(question, n, exclude=hidden)
             missing = [cid for cid, _ in lexical if cid not in hits]
             if missing:
                 # The main vote's vectors come with the chunks; the multilingual vote's live in
@@ -310,6 +323,8 @@ class Retriever:
                 if cid in hits:
                     hits[cid].bm25_rank = rank
                     hits[cid].bm25 = score
+        for cid in [cid for cid, hit in hits.items() if hit.metadata.get("source") in hidden]:
+            del hits[cid]  # never reached: both searches filter; a second lock on the door
         if not hits:
             return []
 

@@ -4,6 +4,7 @@ collection and the multilingual one beside it, and LangChain's vector stores ove
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,11 @@ def multilingual_collection_name(settings: Settings) -> str:
     """The collection beside the main one that holds the multilingual vectors."""
     return f"{settings.collection}-multilingual"
 
+# Chroma's client cache (one "system" per folder) is not safe to build or clear from two
+# threads at once (a half-started system is handed out): both go through this lock.
+_CLIENTS = threading.Lock()
+
+
 def build_chroma_client(settings: Settings) -> Any:
     """A Chroma client: a local folder (default) or a Chroma server (``RAG_CHROMA_HOST``)."""
     import chromadb
@@ -41,15 +47,18 @@ def build_chroma_client(settings: Settings) -> Any:
         )
     path = Path(settings.store_dir) / CHROMA_SUBDIR
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    with _CLIENTS:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
 def reset_chroma_cache() -> None:
-    """Forget Chroma's per-path client cache so the next client re-reads the folder (used by
-    long-running processes after another process wrote the store)."""
+    """Forget Chroma's per-folder client cache so the next client re-reads the folder: a local
+    client does not see another process's writes (its in-memory index still returns chunks
+    that were deleted). Clients already built keep working on what they saw."""
     from chromadb.api.client import SharedSystemClient
 
-    SharedSystemClient.clear_system_cache()
+    with _CLIENTS:
+        SharedSystemClient.clear_system_cache()
 
 
 def not_found_errors() -> tuple[type[Exception], ...]:

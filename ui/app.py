@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts only ui/ on the 
 
 from rag.config import load_settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from ui import i18n  # noqa: E402
+from ui import auth, i18n  # noqa: E402
 from ui.sidebar import PERSISTENT_KEYS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -35,14 +35,28 @@ def main() -> None:
     for key in PERSISTENT_KEYS:  # keep the answer settings while another page is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
+    try:
+        settings = load_settings()
+    except RagError as exc:
+        st.error(i18n.t("settings_error", error=exc))
+        return
+    user = auth.require_user(settings)  # the sign-in form (and a stop) until someone signs in
     pages = [
         st.Page(HERE / "views" / "chat.py", title=i18n.t("page_chat"), icon=":material/forum:",
                 url_path="chat", default=True),
         st.Page(HERE / "views" / "documents.py", title=i18n.t("page_documents"),
                 icon=":material/folder_open:", url_path="documents"),
     ]
+    if user.admin:
+        pages.append(st.Page(HERE / "views" / "admin.py", title=i18n.t("page_admin"),
+                             icon=":material/monitoring:", url_path="usage"))
     page = st.navigation(pages)
     i18n.language_switch()
+    with st.sidebar:
+        st.caption(i18n.t("signed_in_as", name=user.name))
+        if st.button(i18n.t("sign_out"), key="sign_out"):
+            auth.sign_out()
+            st.rerun()
     page.run()
 
 

@@ -9,16 +9,12 @@ fresh client. The model and the embedder are kept.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from rag import factories
+from rag import factories, records
 from rag.config import Settings, load_settings
-from rag.records import open_catalog
 
 # Settings that do not change how the model is built (the model is kept when only these differ).
 _NOT_MODEL = {
@@ -84,59 +80,16 @@ def embeddings(settings: Settings) -> Any:
 
 
 # --- the store --------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class StoreStats:
-    documents: int = 0
-    chunks: int = 0
-    last_sync: float | None = None
-
-    @property
-    def stamp(self) -> tuple[int, int, float | None]:
-        """Changes whenever the store does (the catalog is written after Chroma)."""
-        return (self.documents, self.chunks, self.last_sync)
-
-
-def store_stats(settings: Settings) -> StoreStats:
-    """Documents, chunks and last sync, read from the catalog (cheap; read-only)."""
-    catalog = open_catalog(settings)
-    if catalog is None:
-        return StoreStats()
-    try:
-        last = catalog.get_meta("last_sync")
-        return StoreStats(documents=len(catalog.files()), chunks=catalog.chunk_count(),
-                          last_sync=float(last) if last else None)
-    except sqlite3.Error:  # the first ingestion is creating the catalog right now
-        return StoreStats()
-    finally:
-        catalog.close()
-
-
-class StoreHandle:
-    """The retriever over one store, rebuilt (with a fresh Chroma client) when the store
-    changes. Shared by all sessions; a session holding the previous retriever keeps using it."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._retriever: Any = None
-        self._stamp: object = None
-
-    def retriever(self, stamp: object, *, force: bool = False) -> Any:
-        with self._lock:
-            if force or self._retriever is None or stamp != self._stamp:
-                factories.reset_chroma_cache()
-                embeddings(self.settings)  # built once, through the shared cache
-                self._retriever = factories.build_retriever(self.settings)
-                self._stamp = stamp
-            return self._retriever
+StoreStats = records.StoreStats
+store_stats = records.store_stats
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _store(key: str, _settings: Settings) -> StoreHandle:
-    return StoreHandle(_settings)
+def _store(key: str, _settings: Settings) -> factories.RetrieverHandle:
+    return factories.RetrieverHandle(_settings)
 
 
-def store(settings: Settings) -> StoreHandle:
+def store(settings: Settings) -> factories.RetrieverHandle:
     return _store(_key(settings), settings)
 
 
@@ -145,3 +98,16 @@ def assistant(settings: Settings, *, refresh: bool = False) -> Any:
     ``refresh`` forces a fresh Chroma client (after a read failed on a changed store)."""
     retriever = store(settings).retriever(store_stats(settings).stamp, force=refresh)
     return factories.build_assistant(settings, llm=llm(settings), retriever=retriever)
+
+
+@st.cache_resource(show_spinner=False)
+def _rate_limit(per_minute: int) -> Any:
+    from rag.limits import RateLimit
+
+    return RateLimit(per_minute)
+
+
+def rate_limit(settings: Settings) -> Any:
+    """The per-user request limit, shared by every session of this process."""
+    return _rate_limit(settings.rate_per_minute)
+

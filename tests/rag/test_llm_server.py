@@ -36,7 +36,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"]
+               "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local",
+               "--interrupt_requests", "False"]
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with running(command, http_ok(f"{url}/models"), log, timeout=180, name="llama.cpp server"):
         yield url
@@ -121,7 +122,8 @@ def test_an_empty_answer_from_the_server_is_an_answer_not_an_error() -> None:
 
     from rag.llm_server import ServerLLM, messages_text
 
-    empty = [SimpleNamespace(choices=[SimpleNamespace(delta=SimpleNamespace(content=None))])]
+    empty = [SimpleNamespace(choices=[SimpleNamespace(delta=SimpleNamespace(content=None),
+                                                      finish_reason="stop")])]
     client = SimpleNamespace(chat=SimpleNamespace(completions=SimpleNamespace(
         create=lambda **_: iter(empty))))
     llm = ServerLLM(client=client, model="m", base_url="http://127.0.0.1:1/v1", timeout_s=1)
@@ -154,3 +156,33 @@ def test_the_company_layout_end_to_end(server: str, tmp_path: Path) -> None:
         assert answer["citations"][0]["source"] == "en/employee-handbook.md"
         refused = run("ingest", store="app-box")  # only the ingestion box writes
         assert refused.returncode == 2 and "is written by" in refused.stderr
+
+
+def test_a_server_that_cuts_answers_short_is_a_clear_error(kb: Path, tmp_path: Path) -> None:
+    """llama-cpp-python's server, by default, ends a streaming answer early when another
+    request arrives: that must not pass for a (short) answer."""
+    model = factories.default_model_path(load_settings(models_dir=MODELS))
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", "4096"]  # interrupt_requests left at its default
+    with running(command, http_ok(f"http://127.0.0.1:{port}/v1/models"), tmp_path / "server.log",
+                 timeout=180, name="llama.cpp server"):
+        settings = load_settings(store_dir=kb, llm_base_url=f"http://127.0.0.1:{port}/v1")
+        assistant = factories.build_assistant(settings)
+        outcomes: list[str] = []
+
+        def ask() -> None:
+            try:
+                assistant.answer("What should I do if I am sick and cannot come to work?")
+                outcomes.append("answered")
+            except ModelError as exc:
+                outcomes.append(str(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cut = [o for o in outcomes if o != "answered"]
+        assert cut and all("--interrupt_requests False" in o for o in cut), outcomes
+

@@ -170,7 +170,7 @@ class FakeRetriever:
     def relevant(self, hits: list[Hit]) -> list[Hit]:
         return hits if self.is_relevant else []
 
-    def retrieve(self, question: str, earlier: Any = (), k: Any = None) -> Retrieval:
+    def retrieve(self, question: str, earlier: Any = (), k: Any = None, access: Any = None) -> Retrieval:
         hits = self.relevant(self.search(question, k or 4))
         return Retrieval(hits=hits, query=question, follow_up=False, question_vector=[1.0, 0.0],
                          embed_documents=self.embeddings.embed_documents)

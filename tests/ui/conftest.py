@@ -32,6 +32,20 @@ CORPUS = {
     ),
 }
 EN_QUESTION = "How many vacation days do full-time employees get per year?"
+ADMIN, ADMIN_PASSWORD = "admin", "correct horse battery"
+
+
+def add_admin(store: Path, users_db: Path | None = None) -> None:
+    """The page needs a signed-in user: the administrator of this store."""
+    from rag.config import Settings
+    from rag.users import Users
+
+    users = Users(Settings(_env_file=None, store_dir=store, users_db=users_db))  # type: ignore[call-arg]
+    try:
+        if users.get(ADMIN) is None:
+            users.add(ADMIN, admin=True, password=ADMIN_PASSWORD)
+    finally:
+        users.close()
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ def write_corpus(docs: Path, corpus: dict[str, str] = CORPUS) -> None:
 @pytest.fixture(scope="session")
 def ui_kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
     """The tiny corpus, ingested once (read-only for the tests: copy it to change it)."""
-    from ingest.sync import run_sync
+    from ingest.sync import plain_main, run_sync
     from rag.config import Settings
 
     base = tmp_path_factory.mktemp("ui-kb")
@@ -61,8 +75,10 @@ def ui_kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
             if key.startswith("RAG_"):
                 mp.delenv(key)
         settings = Settings(_env_file=None, store_dir=kb.store, docs_dir=kb.docs)  # type: ignore[call-arg]
-        report = run_sync([], settings)
+        with plain_main():  # an AppTest run before this one leaves its script as __main__
+            report = run_sync([], settings)
     assert report.ok and report.files_added == len(CORPUS), report
+    add_admin(kb.store)
     return kb
 
 
@@ -93,4 +109,7 @@ def kb_copy(ui_kb: KB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KB:
 def empty_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KB:
     kb = KB(store=tmp_path / "empty-store", docs=tmp_path / "empty-docs")
     kb.docs.mkdir()
+    users_db = tmp_path / "users.sqlite3"  # beside, so that the store folder stays absent
+    add_admin(kb.store, users_db)
+    monkeypatch.setenv("RAG_USERS_DB", str(users_db))
     return use_kb(monkeypatch, kb)

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from rag.catalog import Catalog
 from tests.conftest import ROOT, SHARED_EVAL
-from tests.ui.conftest import APP, EN_QUESTION, KB, TIMEOUT
+from tests.ui.conftest import ADMIN, APP, EN_QUESTION, KB, TIMEOUT
 
 BROKEN_PDF = SHARED_EVAL / "pdfs" / "libreoffice-writer-password.pdf"
 
@@ -23,6 +24,8 @@ def start(page: str | None = None) -> AppTest:
     """The app on its default page (chat), or on ``page`` straight away (the chat page loads
     the model; the documents page does not)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["signed_in_user"] = ADMIN  # signed in (the sign-in form: test_auth.py)
+    at.session_state["signed_in_at"] = time.time()
     if page:
         at.switch_page(page)
     at.run()

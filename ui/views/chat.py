@@ -8,10 +8,12 @@ from typing import Any
 
 import streamlit as st
 
+from rag.access import access_for
+from rag.audit import answer_fields, record
 from rag.config import Settings
 from rag.errors import RagError
 from rag.prompts import Turn
-from ui import render, resources, sidebar
+from ui import auth, render, resources, sidebar
 from ui.i18n import t
 from ui.sidebar import TURNS, Generation
 
@@ -41,8 +43,13 @@ def ask(settings: Settings, question: str, turns: list[dict[str, Any]], gen: Gen
     try:
         for attempt in range(2):
             try:
+                user = auth.current_user(settings)
+                if attempt == 0:
+                    resources.rate_limit(settings).check(user.name if user else "")
                 assistant = resources.assistant(settings, refresh=attempt > 0)
-                stream = assistant.stream(question, history(turns), on_event, **gen.overrides())
+                access = access_for(settings, user)  # groups as of now
+                stream = assistant.stream(question, history(turns), on_event, access,
+                                          **gen.overrides())
                 pieces = iter(stream)
                 with st.spinner(t("thinking")):
                     first = next(pieces, "")
@@ -76,6 +83,9 @@ def ask(settings: Settings, question: str, turns: list[dict[str, Any]], gen: Gen
                     render.not_found(answer.answer)
         turn["answer"] = answer.model_dump()
         render.sources(turn["answer"])
+        user = auth.current_user(settings)
+        record(settings, "question", user.name if user else None, via="page", question=question,
+               question_chars=len(question), **answer_fields(answer))
     except RagError as exc:
         turn["error"] = str(exc)
         st.error(turn["error"])

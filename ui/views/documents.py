@@ -8,14 +8,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from ingest import uploads
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.manage import delete_document, document_file
+from ingest.manage import delete_as, document_file
 from ingest.progress import IngestProgress, Snapshot
+from rag.access import access_for
+from rag.audit import record
 from rag.catalog import FileRecord
 from rag.config import Settings
 from rag.errors import RagError
 from rag.records import open_catalog
-from ui import resources, uploads
+from rag.users import User, Users
+from ui import auth, resources
 from ui.i18n import t
 from ui.upload_progress import progress_text
 
@@ -23,20 +27,23 @@ FLASH = "docs_flash"  # (kind, message) shown once at the top after a delete
 CONFIRM = "docs_confirm_delete"
 
 
-def catalog_view(settings: Settings) -> tuple[dict[str, FileRecord], dict[str, str]]:
-    """Files in the store, and files that failed (source -> error)."""
+def catalog_view(settings: Settings, user: User | None) -> tuple[dict[str, FileRecord], dict[str, str]]:
+    """Files in the store the user may see, and files that failed (source -> error)."""
+    access = access_for(settings, user)
     catalog = open_catalog(settings)
     if catalog is None:
         return {}, {}
     try:
-        return catalog.files(), {s: f[2] for s, f in catalog.failures().items()}
+        files = {s: r for s, r in catalog.files().items() if access.allows(s)}
+        failed = {s: f[2] for s, f in catalog.failures().items() if access.allows(s)}
+        return files, failed
     except Exception:  # noqa: BLE001 - the first ingestion is creating the catalog right now
         return {}, {}
     finally:
         catalog.close()
 
 
-def upload_form(settings: Settings) -> None:
+def upload_form(settings: Settings, user: User | None) -> None:
     st.subheader(t("upload"))
     types = [ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS]
     with st.form("upload", clear_on_submit=True):
@@ -45,6 +52,10 @@ def upload_form(settings: Settings) -> None:
             type=types, accept_multiple_files=True, key="upload_files",
             max_upload_size=max(1, math.ceil(settings.max_file_size_mb)),
         )
+        groups: list[str] | None = None
+        if user is not None and user.groups and not user.admin:
+            groups = st.multiselect(t("share_with"), sorted(user.groups),
+                                    default=sorted(user.groups), key="upload_groups")
         submitted = st.form_submit_button(t("upload_button"), icon=":material/upload:")
     if not submitted:
         return
@@ -61,7 +72,8 @@ def upload_form(settings: Settings) -> None:
         status.progress(snap.fraction, text=progress_text(snap))
 
     try:
-        result = uploads.ingest_uploads(settings, [(f.name, f.getvalue()) for f in files], progress)
+        result = uploads.upload_as(settings, [(f.name, f.getvalue()) for f in files], user,
+                                   groups, progress)
     except RagError as exc:
         status.empty()
         st.error(str(exc))
@@ -75,6 +87,9 @@ def upload_form(settings: Settings) -> None:
         status.caption(progress_text(model.snapshot(), final=True))
     else:
         status.empty()
+    record(settings, "upload", user.name if user else None, via="page",
+           files=[f.name for f in files], added=result.added,
+           failed=[f.path for f in result.failed])
     if result.added:
         st.success(t("upload_ok", files=", ".join(f"`{s}`" for s in result.added)),
                    icon=":material/check_circle:")
@@ -103,7 +118,10 @@ def document_table(files: dict[str, FileRecord]) -> None:
 def _do_delete(settings: Settings, source: str) -> None:
     st.session_state[CONFIRM] = None
     try:
-        gone = delete_document(settings, source)
+        user = auth.current_user(settings)
+        gone = delete_as(settings, source, user)
+        record(settings, "delete", user.name if user else None, via="page", source=source,
+               deleted=gone)
     except RagError as exc:
         st.session_state[FLASH] = ("error", str(exc))
         return
@@ -155,9 +173,18 @@ def main() -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         getattr(st, flash[0])(flash[1])
-    upload_form(settings)
-    files, failures = catalog_view(settings)
+    user = auth.current_user(settings)
+    upload_form(settings, user)
+    files, failures = catalog_view(settings, user)
     document_table(files)
+    if user is not None and not user.admin:  # a user deletes only their own uploads
+        users = Users(settings)
+        try:
+            mine = {s for s in set(files) | set(failures) if users.uploader(s) == user.name}
+        finally:
+            users.close()
+        files = {s: r for s, r in files.items() if s in mine}
+        failures = {s: e for s, e in failures.items() if s in mine}
     delete_section(settings, files, failures)
     if failures:
         with st.expander(t("failures", n=len(failures)), icon=":material/report:"):

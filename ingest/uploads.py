@@ -1,27 +1,24 @@
-"""Uploads from the documents page: checked, saved under ``<docs>/uploads`` with a safe name, and
-ingested by the same pipeline as ``make ingest`` (:func:`ingest.sync.run_sync`).
-
-No Streamlit here, so it is tested directly.
+"""Uploads from the chat page's documents page and the HTTP API: checked, saved under
+``<docs>/uploads`` with a safe name, and ingested by the same pipeline as ``make ingest``
+(:func:`ingest.sync.run_sync`), under the store's one-writer rule.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 import tempfile
-import types
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from rag import factories
 from rag.config import Settings
-from rag.errors import ConfigError
+from rag.errors import ConfigError, PermissionDenied
 from rag.schemas import FileFailure, IngestReport
+from rag.users import User
 
 UPLOADS = "uploads"
 _MAX_NAME_BYTES = 180  # well under the usual 255-byte limit of a file name
@@ -48,10 +45,11 @@ def sanitize_filename(name: str) -> str:
     return stem.rstrip(" .") + suffix
 
 
-def uploads_dir(settings: Settings) -> Path:
-    """``<docs>/uploads``, created if needed, and checked to lie inside the docs folder."""
+def uploads_dir(settings: Settings, owner: str | None = None) -> Path:
+    """``<docs>/uploads`` (``<docs>/uploads/<owner>`` for a user's own uploads), created if
+    needed, and checked to lie inside the docs folder."""
     docs = Path(settings.docs_dir)
-    folder = docs / UPLOADS
+    folder = docs / UPLOADS / sanitize_filename(owner) if owner else docs / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     if not folder.resolve().is_relative_to(docs.resolve()):
         raise ConfigError(
@@ -60,9 +58,9 @@ def uploads_dir(settings: Settings) -> Path:
     return folder
 
 
-def target_path(settings: Settings, name: str) -> Path:
+def target_path(settings: Settings, name: str, owner: str | None = None) -> Path:
     """Where an upload called ``name`` is saved; never outside the uploads folder."""
-    folder = uploads_dir(settings)
+    folder = uploads_dir(settings, owner)
     path = folder / sanitize_filename(name)
     if path.is_symlink() or path.parent.resolve() != folder.resolve():
         raise ConfigError(f"refusing to write {path}: not a plain file in {folder}")
@@ -95,21 +93,6 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-@contextmanager
-def plain_main() -> Iterator[None]:
-    """Streamlit runs each page as the module ``__main__``. Ingestion parses files in *spawned*
-    worker processes, and a spawned process first re-runs the parent's ``__main__`` file: it
-    would run the page again, in bare mode. While this is active, ``__main__`` is an empty
-    module, so a worker imports only what parsing needs."""
-    saved = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if saved is not None:
-            sys.modules["__main__"] = saved
-
-
 @dataclass
 class UploadResult:
     """What happened to a batch of uploads."""
@@ -138,8 +121,12 @@ def _restore(saved: _Saved) -> None:
 
 
 def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
-                   progress: ProgressFn | None = None) -> UploadResult:
-    """Check, save and ingest uploaded files ``(name, content)``.
+                   progress: ProgressFn | None = None, *, owner: str | None = None,
+                   before_ingest: Callable[[list[str]], None] | None = None) -> UploadResult:
+    """Check, save and ingest uploaded files ``(name, content)``. ``owner``: a user's own
+    uploads go to ``uploads/<owner>/`` (users never replace each other's files);
+    ``before_ingest(sources)`` runs under the write lock before anything is ingested (who may
+    see the files is recorded before anyone can).
 
     A refused or failed file is not left in the docs folder (a replaced file gets its previous
     content back), so ``make ingest`` does not trip over it later. Raises
@@ -162,16 +149,19 @@ def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
     lock = acquire_write_lock(settings)
     saved: list[_Saved] = []
     try:
+        docs = Path(settings.docs_dir)
+        if before_ingest is not None:
+            before_ingest([target_path(settings, n, owner).resolve().relative_to(docs.resolve())
+                           .as_posix() for n, _ in accepted])
         for name, data in accepted:
-            path = target_path(settings, name)
+            path = target_path(settings, name, owner)
             previous = path.read_bytes() if path.is_file() else None
             _write(path, data)
             saved.append(_Saved(path=path, name=path.name, previous=previous))
         # Write through a fresh Chroma client: this long-lived process may hold one that has
         # not seen another process's writes.
         factories.reset_chroma_cache()
-        with plain_main():
-            report = run_sync([s.path for s in saved], settings, progress=progress, locked=True)
+        report = run_sync([s.path for s in saved], settings, progress=progress, locked=True)
     except BaseException:
         for item in saved:
             _restore(item)
@@ -184,5 +174,51 @@ def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
         if item.name in failed:
             _restore(item)
         else:
-            result.added.append(f"{UPLOADS}/{item.name}")
+            result.added.append(
+                item.path.resolve().relative_to(Path(settings.docs_dir).resolve()).as_posix())
     return result
+
+
+def upload_as(settings: Settings, files: Sequence[tuple[str, bytes]], user: User | None,
+              groups: list[str] | None, progress: ProgressFn | None = None) -> UploadResult:
+    """Uploads by ``user`` (None: the operator). Admins and the operator upload to
+    ``uploads/`` for the groups they name (None: the access rules decide); a user uploads to
+    ``uploads/<user>/`` for some of their own groups (default: all of them). Who may see a
+    file is recorded before it is ingested; a file that does not get in keeps the record it
+    had. Raises :class:`~rag.errors.PermissionDenied` for groups the user is not in."""
+    from rag.users import Users
+
+    chosen = groups
+    if user is not None and not user.admin:
+        chosen = sorted(user.groups) if chosen is None else chosen
+        if not set(chosen) <= user.groups:
+            raise PermissionDenied(
+                f"you may share uploads only with your own groups "
+                f"({', '.join(sorted(user.groups)) or 'none'}); an admin may widen them")
+    uploader = user.name if user else None
+    owner = user.name if user is not None and not user.admin else None
+    users = Users(settings)
+    try:
+        before = users.document_groups()
+        recorded: list[str] = []
+
+        def record(sources: list[str]) -> None:
+            if chosen is not None:
+                for source in sources:
+                    recorded.append(source)
+                    users.set_document_groups(source, chosen, uploader)
+
+        added: list[str] = []
+        try:
+            result = ingest_uploads(settings, files, progress, owner=owner, before_ingest=record)
+            added = result.added
+        finally:
+            for source in set(recorded) - set(added):
+                if source in before:
+                    users.set_document_groups(source, sorted(before[source]), uploader)
+                else:
+                    users.forget_document(source)
+    finally:
+        users.close()
+    return result
+

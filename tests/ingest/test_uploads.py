@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Settings
-from rag.errors import ConfigError, StoreLockedError
-from ui.uploads import (
+from ingest.uploads import (
     UPLOADS,
     check_upload,
     ingest_uploads,
     sanitize_filename,
     target_path,
 )
+from rag.config import Settings
+from rag.errors import ConfigError, StoreLockedError
 
 HOSTILE = [
     "../../etc/passwd.md", "..\\..\\windows\\evil.md", "/etc/cron.d/x.txt", "C:\\temp\\x.txt",
@@ -125,7 +125,7 @@ def test_spawned_parse_workers_do_not_rerun_the_page(monkeypatch: pytest.MonkeyP
     import types
     from multiprocessing import spawn
 
-    from ui.uploads import plain_main
+    from ingest.sync import plain_main
 
     page = types.ModuleType("__main__")
     page.__file__ = "/srv/ui/views/documents.py"
