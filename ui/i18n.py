@@ -29,6 +29,9 @@ LABELS: dict[str, dict[str, str]] = {
     "passwords_differ": {"en": "The two passwords differ.", "zh": "两次输入的密码不一致。"},
     "signed_in_as": {"en": "Signed in as {name}", "zh": "当前用户：{name}"},
     "share_with": {"en": "Who may see the uploads (groups)", "zh": "可查看上传文件的组"},
+    "share_with_admin": {"en": "Groups that may see the uploads (comma-separated; empty: the "
+                               "access rules decide)",
+                         "zh": "可查看上传文件的组（用逗号分隔；留空则按访问规则）"},
     "chat_title": {"en": "Ask the knowledge base", "zh": "向知识库提问"},
     "chat_intro": {"en": "Answers come only from the company documents, with their sources.",
                    "zh": "回答只来自公司文档，并附上出处。"},

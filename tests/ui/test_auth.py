@@ -92,3 +92,25 @@ def test_a_user_sees_only_what_their_groups_may(kb_copy: KB, tmp_path: Path,
                      for e in getattr(at, kind))
     assert "zebracanary" not in shown.replace("Which band is zebracanary?", "")
     assert "salaries" not in shown
+
+
+def test_an_admin_upload_for_a_group_is_hidden_from_others(kb_copy: KB) -> None:
+    settings = _settings(kb_copy)
+    users = Users(settings)
+    users.add("carol", password="carol-password")
+    users.close()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["signed_in_user"] = ADMIN
+    at.session_state["signed_in_at"] = time.time()
+    at.switch_page("views/documents.py").run()
+    at.file_uploader(key="upload_files").set_value([
+        ("bands.md", b"# Bands\n\nBand okapicanary pays 70,000.\n", "text/markdown")])
+    at.text_input(key="upload_groups_admin").set_value("hr")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception, at.exception
+    assert Users(settings).document_groups()["uploads/bands.md"] == frozenset({"hr"})
+    at.session_state["signed_in_user"] = "carol"
+    at.run()
+    assert "bands.md" not in " ".join(str(df.value) for df in at.dataframe)
+    events = [e["event"] for e in _audit(kb_copy)]
+    assert "upload" in events

@@ -18,7 +18,7 @@ from rag.catalog import FileRecord
 from rag.config import Settings
 from rag.errors import RagError
 from rag.records import open_catalog
-from rag.users import User, Users
+from rag.users import User, Users, parse_groups
 from ui import auth, resources
 from ui.i18n import t
 from ui.upload_progress import progress_text
@@ -53,9 +53,12 @@ def upload_form(settings: Settings, user: User | None) -> None:
             max_upload_size=max(1, math.ceil(settings.max_file_size_mb)),
         )
         groups: list[str] | None = None
+        named = ""
         if user is not None and user.groups and not user.admin:
             groups = st.multiselect(t("share_with"), sorted(user.groups),
                                     default=sorted(user.groups), key="upload_groups")
+        elif user is None or user.admin:
+            named = st.text_input(t("share_with_admin"), key="upload_groups_admin")
         submitted = st.form_submit_button(t("upload_button"), icon=":material/upload:")
     if not submitted:
         return
@@ -72,6 +75,8 @@ def upload_form(settings: Settings, user: User | None) -> None:
         status.progress(snap.fraction, text=progress_text(snap))
 
     try:
+        if named.strip():
+            groups = parse_groups(named)
         result = uploads.upload_as(settings, [(f.name, f.getvalue()) for f in files], user,
                                    groups, progress)
     except RagError as exc:
