@@ -17,6 +17,7 @@ from rag.errors import (
     RagError,
     StoreEmptyError,
     StoreLockedError,
+    StoreUnavailableError,
 )
 
 RETRY_AFTER_S = 5
@@ -76,6 +77,7 @@ _RAG = [
     (PermissionDenied, 403, "permission_error", "forbidden"),
     (StoreEmptyError, 409, "conflict_error", "store_empty"),
     (ModelError, 503, "server_error", "model_unavailable"),
+    (StoreUnavailableError, 503, "server_error", "store_unavailable"),
     (ConfigError, 400, "invalid_request_error", "bad_request"),
 ]
 

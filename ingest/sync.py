@@ -47,7 +47,7 @@ from ingest.parse import (
 )
 from ingest.walk import folder_files
 from rag import factories
-from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
+from rag.catalog import CATALOG_NAME, LEXICAL_VERSION, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
 from rag.errors import ConfigError, LoaderError, StoreLockedError
@@ -285,6 +285,9 @@ class Syncer:
         lock = None if locked else acquire_write_lock(settings, take_over=take_over)
         catalog = None
         try:
+            if not rebuild and self._nothing_to_do(targets):
+                self.report.seconds = round(time.perf_counter() - started, 3)
+                return self.report
             # A long-lived process (the chat page) may hold a Chroma client that has not seen
             # another process's writes: write through a fresh one.
             factories.reset_chroma_cache()
@@ -330,6 +333,38 @@ class Syncer:
         if self.report.seconds > 0:
             self.report.chunks_per_second = round(self.report.chunks_written / self.report.seconds, 2)
         return self.report
+
+    def _nothing_to_do(self, targets: list[Target]) -> bool:
+        """A local store whose catalog the last write left in step with Chroma, and nothing
+        changed on disk: the run is done without opening Chroma (an unchanged re-run costs
+        little more than hashing the files). Otherwise the report is left as it was."""
+        settings = self.settings
+        wanted = factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding else "off"
+        catalog = Catalog.open_readonly(settings.store_dir)
+        if catalog is None:
+            return False
+        try:
+            recorded = catalog.get_meta("embedder")
+            if (settings.chroma_host or not recorded or catalog.get_meta("records_store") is None
+                    or catalog.get_meta("multilingual") != wanted
+                    or catalog.lexical_version() != LEXICAL_VERSION):
+                return False
+            factories.check_embedder(json.loads(recorded), self.info, settings)
+            report = self.report
+            self.report = IngestReport(store_dir=report.store_dir, collection=report.collection)
+            to_parse, removed = self.plan(targets, catalog)
+            if to_parse or removed or self.stale_failures:
+                self.report = report  # the full run plans again
+                return False
+            self.report.chunks_total = catalog.chunk_count()
+        finally:
+            catalog.close()
+        writable = Catalog(settings.store_dir)
+        try:
+            writable.set_meta("last_sync", str(time.time()))
+        finally:
+            writable.close()
+        return True
 
     def _parsed(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> Iterator[tuple[int, ParsedFile | str]]:
         """Parse files in a worker process, a few ahead, each under the time limit."""

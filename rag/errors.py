@@ -36,6 +36,12 @@ class StoreLockedError(RagError):
     exit_code = 2
 
 
+class StoreUnavailableError(RagError):
+    """The Chroma server does not answer."""
+
+    exit_code = 2
+
+
 class PermissionDenied(RagError):
     """The user may not do this (their message names what they may do instead)."""
 

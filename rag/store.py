@@ -16,7 +16,7 @@ from rag.embedders import (
     build_multilingual_embeddings,
     embedder_info,
 )
-from rag.errors import EmbedderMismatchError
+from rag.errors import EmbedderMismatchError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -42,9 +42,15 @@ def build_chroma_client(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
-        return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-        )
+        try:
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+        except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+            raise StoreUnavailableError(
+                f"the Chroma server at {settings.chroma_host}:{settings.chroma_port} does not "
+                f"answer ({exc}): start it (`chroma run --path DIR --port {settings.chroma_port}`) "
+                "or fix RAG_CHROMA_HOST / RAG_CHROMA_PORT") from None
     path = Path(settings.store_dir) / CHROMA_SUBDIR
     path.mkdir(parents=True, exist_ok=True)
     with _CLIENTS:

@@ -227,3 +227,22 @@ def test_dry_run_on_a_store_with_a_vanished_failed_file(docs: Path, store: Path)
     assert (report.files_unchanged, report.files_failed) == (1, [])
     assert store_state(settings) == before
     assert run_sync([], settings).files_failed == []
+
+
+def test_an_unchanged_rerun_does_not_open_chroma(docs: Path, store: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_for(docs, store)
+    write(docs, "policy.md", POLICY)
+    first = run_sync([], settings)
+    assert first.files_added == 1
+
+    def no_chroma(*_: object) -> None:
+        raise AssertionError("Chroma opened for an unchanged re-run")
+
+    monkeypatch.setattr(factories, "build_chroma_client", no_chroma)
+    again = run_sync([], settings)
+    assert (again.files_unchanged, again.files_added, again.chunks_total) == (1, 0, first.chunks_total)
+    monkeypatch.undo()
+    write(docs, "travel.md", TRAVEL)  # a change: the full run, counted once
+    changed = run_sync([], settings)
+    assert (changed.files_unchanged, changed.files_added) == (1, 1)

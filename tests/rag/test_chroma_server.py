@@ -4,6 +4,9 @@ answers from it at once and may not write."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +16,9 @@ from ingest.manage import delete_document
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
-from rag.errors import StoreLockedError
+from rag.errors import StoreLockedError, StoreUnavailableError
 from tests.servers import chroma_server as start_chroma
+from tests.servers import free_port
 
 
 @pytest.fixture()
@@ -64,3 +68,16 @@ def test_a_second_machine_answers_at_once_and_only_one_writes(chroma_server: int
     assert run_sync([], second, take_over=True).files_unchanged == 2  # the old writer is gone
     with pytest.raises(StoreLockedError, match="machine-b"):
         run_sync([], first)
+
+
+def test_a_chroma_server_that_is_down_says_so(store: Path) -> None:
+    port = free_port()  # nothing listens there
+    settings = load_settings(store_dir=store, chroma_host="127.0.0.1", chroma_port=port)
+    with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{port} does not answer"):
+        factories.build_retriever(settings)
+    done = subprocess.run([sys.executable, "-m", "rag", "search", "canteen", "--store", str(store)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "RAG_CHROMA_HOST": "127.0.0.1",
+                               "RAG_CHROMA_PORT": str(port)})
+    assert done.returncode == 2 and "chroma run" in done.stderr and "Traceback" not in done.stderr
+

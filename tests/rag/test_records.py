@@ -76,6 +76,10 @@ def test_a_run_killed_after_the_record_converges(filled, docs: Path, store: Path
 def test_a_store_from_before_the_records_is_migrated_once(filled, docs: Path) -> None:  # type: ignore[no-untyped-def]
     client = factories.build_chroma_client(filled)
     client.delete_collection(records_collection_name(filled))  # as an older version left it
+    catalog = Catalog(filled.store_dir)
+    with catalog.conn:
+        catalog.conn.execute("DELETE FROM meta WHERE key IN ('records_store', 'records_version')")
+    catalog.close()
     assert factories.build_retriever(filled).search("canteen", 1)[0].metadata["source"] == "canteen.md"
     again = run_sync([], filled)
     assert (again.files_unchanged, again.chunks_written) == (2, 0)
