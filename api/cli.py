@@ -9,6 +9,7 @@ from pathlib import Path
 from rag.cli_common import run_main, setup_logging
 from rag.config import load_settings
 from rag.errors import ConfigError
+from rag.users import Users
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,11 +38,17 @@ def main(argv: list[str] | None = None) -> int:
             if value is not None:
                 overrides[name] = value
         settings = load_settings(**overrides)
-        if not settings.api_key_list():
+        users = Users(settings)
+        try:
+            user_keys = users.has_keys()
+        finally:
+            users.close()
+        if not settings.api_key_list() and not user_keys:
             raise ConfigError(
                 "no API keys: set RAG_API_KEYS to one or more comma-separated keys (make one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), in .env or the "
-                "environment; clients send `Authorization: Bearer KEY`")
+                "environment, or give users keys (`python -m rag users add NAME`); clients send "
+                "`Authorization: Bearer KEY`")
         print(f"HTTP API on http://{settings.api_host}:{settings.api_port} (schema at /openapi.json)",
               file=sys.stderr, flush=True)
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port,

@@ -107,6 +107,11 @@ class Users:
         names = [n for (n,) in self.conn.execute("SELECT name FROM users ORDER BY name")]
         return [u for n in names if (u := self.get(n)) is not None]
 
+    def has_keys(self) -> bool:
+        """Whether any user holds an API key that works."""
+        return self.conn.execute(
+            "SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1").fetchone() is not None
+
     def has_admin(self) -> bool:
         return self.conn.execute("SELECT 1 FROM users WHERE admin = 1 LIMIT 1").fetchone() is not None
 

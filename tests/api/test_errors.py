@@ -37,3 +37,30 @@ def test_unknown_paths_and_methods_are_json(store: Path) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     wrong = client.put("/v1/models", headers={"Authorization": "Bearer k"})
     assert wrong.status_code == 405 and wrong.json()["error"]["message"]
+
+
+def test_serve_needs_a_key_from_the_settings_or_a_user(store: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from rag.users import Users
+
+    import socket
+
+    taken = socket.socket()  # a port in use: the server stops there, after the key check
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    env = {k: v for k, v in os.environ.items() if k != "RAG_API_KEYS"}
+    command = [sys.executable, "-m", "rag", "serve", "--store", str(store), "--port",
+               str(taken.getsockname()[1])]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
+                             check=False)
+    assert refused.returncode == 2 and "no API keys" in refused.stderr
+    users = Users(load_settings(store_dir=store))
+    users.add("svc")
+    users.close()
+    started = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
+                             check=False)
+    taken.close()
+    assert "no API keys" not in started.stderr and "HTTP API on" in started.stderr
