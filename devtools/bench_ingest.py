@@ -21,9 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.parse import header_for, truncate_to_tokens
+from ingest.parse import truncate_to_tokens
 from ingest.sync import run_sync
 from rag import factories
+from rag.catalog import header_for
 from rag.config import load_settings
 
 

@@ -45,13 +45,6 @@ class SplitConfig:
         return max(16, min(self.chunk_size, self.max_tokens - 2 - HEADER_TOKENS))
 
 
-def header_for(title: str, heading: str | None) -> str:
-    """The line embedded (and indexed) above each chunk: document title and section."""
-    if heading and heading != title:
-        return f"{title} > {heading}"
-    return title
-
-
 def parse_file(path: str, config: SplitConfig) -> ParsedFile:
     """Load and split one file. Raises ``LoaderError`` with a user-facing message."""
     loaded = load_file(Path(path), max_bytes=config.max_bytes, ocr=config.ocr_languages)

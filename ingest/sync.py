@@ -38,16 +38,10 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest.parse import (
-    ParsedFile,
-    SplitConfig,
-    header_for,
-    parse_file,
-    truncate_to_tokens,
-)
+from ingest.parse import ParsedFile, SplitConfig, parse_file, truncate_to_tokens
 from ingest.walk import folder_files
 from rag import factories
-from rag.catalog import CATALOG_NAME, LEXICAL_VERSION, Catalog, FileRecord, sha256_file
+from rag.catalog import CATALOG_NAME, Catalog, FileRecord, header_for, sha256_file
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
 from rag.errors import ConfigError, LoaderError, StoreLockedError
@@ -202,6 +196,9 @@ class Syncer:
         self.books: StoreBooks | None = None
         self.collection: Any = None
         self.multilingual: Any = None  # the second collection (see the module docstring)
+        # what the store records about it: the multilingual embedder, or "off"
+        self.multilingual_mode = (factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding
+                                  else "off")
         self.languages: frozenset[str] | None = None  # the embedder's, read when files are added
         self.embeddings: Any = None
         self.max_batch = 1000
@@ -301,8 +298,7 @@ class Syncer:
             recorded = books.get_meta("embedder")
             if recorded:
                 factories.check_embedder(json.loads(recorded), self.info, settings)
-            wanted = factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding else "off"
-            if books.reindex_unless("multilingual", wanted) and books.chunk_count():
+            if books.reindex_unless("multilingual", self.multilingual_mode) and books.chunk_count():
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
             to_parse, removed = self.plan(targets, books)
@@ -339,15 +335,14 @@ class Syncer:
         changed on disk: the run is done without opening Chroma (an unchanged re-run costs
         little more than hashing the files). Otherwise the report is left as it was."""
         settings = self.settings
-        wanted = factories.MULTILINGUAL_EMBEDDER if settings.multilingual_embedding else "off"
-        catalog = Catalog.open_readonly(settings.store_dir)
-        if catalog is None:
+        if settings.chroma_host or not (Path(settings.store_dir) / CATALOG_NAME).is_file():
             return False
+        # Opening it re-indexes a catalog of another tokenisation: then every file has changed.
+        catalog = Catalog(settings.store_dir)
         try:
             recorded = catalog.get_meta("embedder")
-            if (settings.chroma_host or not recorded or catalog.get_meta("records_store") is None
-                    or catalog.get_meta("multilingual") != wanted
-                    or catalog.lexical_version() != LEXICAL_VERSION):
+            if (not recorded or catalog.get_meta("records_store") is None
+                    or catalog.get_meta("multilingual") != self.multilingual_mode):
                 return False
             factories.check_embedder(json.loads(recorded), self.info, settings)
             report = self.report
@@ -357,14 +352,10 @@ class Syncer:
                 self.report = report  # the full run plans again
                 return False
             self.report.chunks_total = catalog.chunk_count()
+            catalog.set_meta("last_sync", str(time.time()))
+            return True
         finally:
             catalog.close()
-        writable = Catalog(settings.store_dir)
-        try:
-            writable.set_meta("last_sync", str(time.time()))
-        finally:
-            writable.close()
-        return True
 
     def _parsed(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> Iterator[tuple[int, ParsedFile | str]]:
         """Parse files in a worker process, a few ahead, each under the time limit."""

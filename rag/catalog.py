@@ -171,6 +171,13 @@ def index_tokens(text: str) -> list[str]:
     return tokens
 
 
+def header_for(title: str, heading: str | None) -> str:
+    """The line embedded (and indexed) above each chunk: document title and section."""
+    if heading and heading != title:
+        return f"{title} > {heading}"
+    return title
+
+
 def query_text(question: str) -> str:
     """The question as matched lexically: its first interrogative word removed."""
     return _INTERROGATIVE.sub(" ", question, count=1)

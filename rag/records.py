@@ -21,12 +21,19 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord
+from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord, header_for
 from rag.config import Settings
 from rag.errors import StoreLockedError
+from rag.store import (
+    CHROMA_SUBDIR,
+    build_chroma_client,
+    get_chunk_collection,
+    not_found_errors,
+    records_collection_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +44,20 @@ _COPIED_META = ("embedder", "last_sync", "multilingual")
 REINDEX = "reindex:"
 
 
-def records_collection_name(settings: Settings) -> str:
-    return f"{settings.collection}-records"
-
-
 def writer_id(settings: Settings) -> str:
     """Who writes this store: ``RAG_WRITER_ID``, else this machine and its store folder."""
     import socket
 
     return settings.writer_id or f"{socket.gethostname()}:{settings.store_dir.resolve()}"
+
+
+def _file_entry(record: FileRecord) -> tuple[str, dict[str, Any]]:
+    return _FILE + record.source, {"kind": "file", **asdict(record)}
+
+
+def _failure_entry(source: str, root: str, sha256: str, error: str) -> tuple[str, dict[str, Any]]:
+    return _FAILURE + source, {"kind": "failure", "source": source, "root": root,
+                               "sha256": sha256, "error": error}
 
 
 class Records:
@@ -56,8 +68,6 @@ class Records:
 
     @classmethod
     def open(cls, client: Any, settings: Settings, *, create: bool) -> Records | None:
-        from rag.store import not_found_errors
-
         name = records_collection_name(settings)
         if create:
             return cls(client.get_or_create_collection(
@@ -130,15 +140,13 @@ class Records:
         self._write([(_META + key, {"kind": "meta", "value": value})])
 
     def commit_file(self, record: FileRecord) -> None:
-        self._write([(_FILE + record.source, {"kind": "file", **asdict(record)})],
-                    deletes=[_FAILURE + record.source])
+        self._write([_file_entry(record)], deletes=[_FAILURE + record.source])
 
     def remove_file(self, source: str) -> None:
         self._write([], deletes=[_FILE + source, _FAILURE + source])
 
     def record_failure(self, source: str, root: str, sha256: str, error: str) -> None:
-        self._write([(_FAILURE + source, {"kind": "failure", "source": source, "root": root,
-                                          "sha256": sha256, "error": error})])
+        self._write([_failure_entry(source, root, sha256, error)])
 
     def forget_failures(self, sources: Iterable[str]) -> None:
         sources = list(sources)
@@ -147,7 +155,7 @@ class Records:
 
     def mark_all_changed(self) -> None:
         """Every file's hash prefixed, so the next sync re-indexes them all."""
-        marked = [(_FILE + r.source, {"kind": "file", **asdict(r), "sha256": REINDEX + r.sha256})
+        marked = [_file_entry(replace(r, sha256=REINDEX + r.sha256))
                   for r in self.files().values() if not r.sha256.startswith(REINDEX)]
         self._write(marked)
 
@@ -225,10 +233,8 @@ def _migrate(records: Records, catalog: Catalog) -> None:
     """A store from before the records: copy the catalog's manifest into Chroma once."""
     files = catalog.files()
     log.info("recording %d files of the knowledge base in Chroma (once)", len(files))
-    upserts: list[tuple[str, dict[str, Any]]] = [
-        (_FILE + r.source, {"kind": "file", **asdict(r)}) for r in files.values()]
-    upserts += [(_FAILURE + s, {"kind": "failure", "source": s, "root": root, "sha256": sha,
-                                "error": error}) for s, (root, sha, error) in catalog.failures().items()]
+    upserts = [_file_entry(r) for r in files.values()]
+    upserts += [_failure_entry(s, *failure) for s, failure in catalog.failures().items()]
     upserts += [(_META + key, {"kind": "meta", "value": value}) for key in _COPIED_META
                 if (value := catalog.get_meta(key)) is not None]
     for start in range(0, len(upserts), 1000):
@@ -244,8 +250,7 @@ def _chunk_texts(collection: Any, record: FileRecord) -> list[tuple[str, str]]:
     for cid, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
         header = meta.get("header")
         if header is None:  # stored before headers were recorded
-            title, heading = meta.get("title") or "", meta.get("heading")
-            header = f"{title} > {heading}" if heading and heading != title else title
+            header = header_for(meta.get("title") or "", meta.get("heading"))
         out.append((cid, f"{header}\n{text}"))
     return out
 
@@ -256,19 +261,16 @@ def _in_step(settings: Settings, store_id: str, version: str) -> bool:
         return False
     try:
         return (catalog.get_meta("records_store"), catalog.get_meta("records_version"),
-                catalog.lexical_version()) == (store_id, version or "", LEXICAL_VERSION)
+                catalog.lexical_version()) == (store_id, version, LEXICAL_VERSION)
     except sqlite3.Error:  # being created by another process right now
         return False
     finally:
         catalog.close()
 
 
-def refresh_catalog(settings: Settings, client: Any, *, chunks: Any = None) -> bool:
+def refresh_catalog(settings: Settings, client: Any) -> bool:
     """Bring the local catalog in step with the records in Chroma; returns whether anything
-    changed. A store without records (built before them, or nothing ingested) is left alone.
-    ``chunks``: the knowledge-base collection (looked up when not given)."""
-    from rag.store import get_chunk_collection
-
+    changed. A store without records (built before them, or nothing ingested) is left alone."""
     records = Records.open(client, settings, create=False)
     if records is None:
         return False
@@ -281,7 +283,7 @@ def refresh_catalog(settings: Settings, client: Any, *, chunks: Any = None) -> b
     try:
         if catalog.get_meta("records_store") != records.store_id:
             catalog.clear()
-        chunks = chunks if chunks is not None else get_chunk_collection(client, settings)
+        chunks = get_chunk_collection(client, settings)
         truth, local = records.files(), catalog.files()
         complete = True
         for source, record in truth.items():
@@ -311,8 +313,6 @@ def refresh_catalog(settings: Settings, client: Any, *, chunks: Any = None) -> b
 def open_catalog(settings: Settings) -> Catalog | None:
     """The local catalog for reading, first brought in step with Chroma; None while nothing is
     stored. A local store folder without Chroma data is not created by looking."""
-    from rag.store import CHROMA_SUBDIR, build_chroma_client
-
     if settings.chroma_host or (settings.store_dir / CHROMA_SUBDIR).is_dir():
         refresh_catalog(settings, build_chroma_client(settings))
     return Catalog.open_readonly(settings.store_dir)
@@ -322,8 +322,6 @@ def claim_writer(settings: Settings, *, take_over: bool = False) -> None:
     """On a Chroma server: refuse unless this machine is the store's one writer."""
     if not settings.chroma_host:
         return  # a local folder: the store folder's write lock is enough
-    from rag.store import build_chroma_client
-
     records = Records.open(build_chroma_client(settings), settings, create=True)
     assert records is not None
     records.claim_writer(settings, take_over=take_over)

@@ -30,6 +30,11 @@ def multilingual_collection_name(settings: Settings) -> str:
     """The collection beside the main one that holds the multilingual vectors."""
     return f"{settings.collection}-multilingual"
 
+
+def records_collection_name(settings: Settings) -> str:
+    """The collection beside the main one that holds the file records (:mod:`rag.records`)."""
+    return f"{settings.collection}-records"
+
 # Chroma's client cache (one "system" per folder) is not safe to build or clear from two
 # threads at once (a half-started system is handed out): both go through this lock.
 _CLIENTS = threading.Lock()
@@ -170,7 +175,8 @@ def get_chunk_collection(client: Any, settings: Settings) -> Any:
 
 def delete_collection(client: Any, settings: Settings) -> None:
     """Delete the store's collections: the chunks, the multilingual vectors, the records."""
-    names = (settings.collection, multilingual_collection_name(settings), f"{settings.collection}-records")
+    names = (settings.collection, multilingual_collection_name(settings),
+             records_collection_name(settings))
     for name in names:
         try:
             client.delete_collection(name)

@@ -12,7 +12,8 @@ from ingest.sync import run_sync
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog
 from rag.config import load_settings
-from rag.records import Records, open_catalog, records_collection_name
+from rag.records import Records, open_catalog
+from rag.store import records_collection_name
 
 POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n"
 CANTEEN = "# Canteen\n\nThe canteen opens at 11:30 every working day.\n"
