@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pass
             answer = stream.answer
             assert answer is not None
-            _audit_answer(audit, answer)
+            audit.update(answer_fields(answer))
             return JSONResponse(completion(answer, cid, model))
 
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if include_usage:
                 yield sse(chunk(cid, model, usage=usage(answer)))
             yield "data: [DONE]\n\n"
-            _audit_answer(audit, answer)
+            audit.update(answer_fields(answer))
 
         return StreamingResponse(frames(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -157,12 +157,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"id": source, "object": "document", "deleted": True}
 
     return app
-
-
-def _audit_answer(audit: dict[str, Any], answer: Any) -> None:
-    audit.update(answer_fields(answer))
-
-
-def app_from_environment() -> FastAPI:
-    """The factory ``python -m rag serve`` hands to uvicorn."""
-    return create_app()

@@ -11,9 +11,8 @@ from api.auth import Requester
 from ingest.manage import delete_as
 from ingest.uploads import upload_as
 from rag import factories
-from rag.access import Access, access_for
+from rag.access import Access, access_for, visible_documents
 from rag.config import Settings
-from rag.records import open_catalog
 from rag.users import parse_groups
 
 
@@ -44,14 +43,7 @@ class Service:
 
     def documents(self, who: Requester) -> list[dict[str, Any]]:
         """The stored documents ``who`` may see."""
-        access = self.access(who)
-        catalog = open_catalog(self.settings)
-        if catalog is None:
-            return []
-        try:
-            files, failures = catalog.files(), catalog.failures()
-        finally:
-            catalog.close()
+        files, failures = visible_documents(self.settings, self.access(who))
         rows: list[dict[str, Any]] = [
             {"id": r.source, "object": "document", "status": "ready", "title": r.title,
              "pages": r.pages, "chunks": r.chunks, "bytes": r.size,
@@ -59,8 +51,8 @@ class Service:
             for r in files.values()]
         rows += [{"id": source, "object": "document", "status": "failed", "title": None,
                   "pages": None, "chunks": 0, "bytes": None, "ingested_at": None, "error": error}
-                 for source, (_, _, error) in failures.items() if source not in files]
-        return sorted((r for r in rows if access.allows(r["id"])), key=lambda row: row["id"])
+                 for source, error in failures.items() if source not in files]
+        return sorted(rows, key=lambda row: row["id"])
 
     def upload(self, files: Sequence[tuple[str, bytes]], who: Requester,
                groups: str | None) -> dict[str, Any]:

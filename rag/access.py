@@ -14,10 +14,12 @@ inside both searches (:meth:`rag.retrieval.Retriever.search`).
 from __future__ import annotations
 
 import fnmatch
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.catalog import FileRecord
 from rag.config import Settings
 from rag.errors import ConfigError
 from rag.users import User
@@ -133,4 +135,22 @@ def access_of(settings: Settings, name: str | None) -> Access:
     finally:
         users.close()
     return access_for(settings, user)
+
+
+def visible_documents(settings: Settings, access: Access) -> tuple[dict[str, FileRecord], dict[str, str]]:
+    """The stored files ``access`` allows, and the failed ones (source -> error), from the
+    catalog brought in step with Chroma: what a documents list may show."""
+    from rag.records import open_catalog
+
+    catalog = open_catalog(settings)
+    if catalog is None:
+        return {}, {}
+    try:
+        files = {s: r for s, r in catalog.files().items() if access.allows(s)}
+        failed = {s: f[2] for s, f in catalog.failures().items() if access.allows(s)}
+    except sqlite3.Error:  # the first ingestion is creating the catalog right now
+        return {}, {}
+    finally:
+        catalog.close()
+    return files, failed
 

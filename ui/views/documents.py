@@ -12,12 +12,11 @@ from ingest import uploads
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.manage import delete_as, document_file
 from ingest.progress import IngestProgress, Snapshot
-from rag.access import access_for
+from rag.access import access_for, visible_documents
 from rag.audit import record
 from rag.catalog import FileRecord
 from rag.config import Settings
 from rag.errors import RagError
-from rag.records import open_catalog
 from rag.users import User, Users, parse_groups
 from ui import auth, resources
 from ui.i18n import t
@@ -30,17 +29,10 @@ CONFIRM = "docs_confirm_delete"
 def catalog_view(settings: Settings, user: User | None) -> tuple[dict[str, FileRecord], dict[str, str]]:
     """Files in the store the user may see, and files that failed (source -> error)."""
     access = access_for(settings, user)
-    catalog = open_catalog(settings)
-    if catalog is None:
-        return {}, {}
     try:
-        files = {s: r for s, r in catalog.files().items() if access.allows(s)}
-        failed = {s: f[2] for s, f in catalog.failures().items() if access.allows(s)}
-        return files, failed
-    except Exception:  # noqa: BLE001 - the first ingestion is creating the catalog right now
+        return visible_documents(settings, access)
+    except Exception:  # noqa: BLE001 - the list is shown again on the next run
         return {}, {}
-    finally:
-        catalog.close()
 
 
 def upload_form(settings: Settings, user: User | None) -> None:
