@@ -76,3 +76,27 @@ def chroma_server(folder: Path) -> Iterator[int]:
     with running(command, port_open(port), folder / "chroma.log", timeout=60, name="chroma run"):
         yield port
 
+
+@contextmanager
+def rag_serve(store: Path, log: Path, env: dict[str, str]) -> Iterator[str]:
+    """``python -m rag serve`` over ``store`` on a free loopback port (environment ``env``);
+    yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--store", str(store)]
+    with running(command, http_ok(f"{url}/healthz"), log, timeout=120, name="rag serve", env=env):
+        yield url
+
+
+@contextmanager
+def streamlit_app(app: Path, log: Path, cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """``streamlit run app`` headless on a free loopback port; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    with running(command, http_ok(f"{url}/_stcore/health", b"ok"), log, timeout=90,
+                 name="streamlit", cwd=cwd, env=env):
+        yield url
+

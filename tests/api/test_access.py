@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ingest.sync import run_sync
 from rag.config import load_settings
 from rag.users import Users
 from tests.rag.test_access import CANARIES, RULES
-from tests.servers import free_port, http_ok, running
+from tests.servers import rag_serve
 
 pytestmark = pytest.mark.slow
 HIDDEN_FROM_CAROL = {s: m for s, (m, _) in CANARIES.items() if not s.startswith("public/")}
@@ -37,13 +36,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     keys = {name: users.add(name, groups=groups)[1]
             for name, groups in (("alice", ["hr"]), ("carol", []))}
     users.close()
-    port = free_port()
     env = {**os.environ, "RAG_API_KEYS": "operator-key", "RAG_DOCS_DIR": str(docs),
            "RAG_ACCESS_FILE": str(root / "access.yaml")}
-    url = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "rag", "serve", "--port", str(port), "--store", str(store)],
-                 http_ok(f"{url}/healthz"), root / "serve.log", timeout=120, name="rag serve",
-                 env=env):
+    with rag_serve(store, root / "serve.log", env) as url:
         yield {"url": url, "store": str(store), "docs": str(docs), **keys}
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import pytest
 from ingest.sync import acquire_write_lock, run_sync
 from rag.config import load_settings
 from tests.conftest import SAMPLE_DOCS
-from tests.servers import free_port, http_ok, running
+from tests.servers import rag_serve
 
 pytestmark = pytest.mark.slow
 KEY, OTHER_KEY = "test-key-1", "test-key-2"
@@ -47,13 +46,9 @@ def _serve(tmp: Path, **env: str) -> Iterator[Server]:
     (docs / "en").mkdir(parents=True)
     shutil.copy(SAMPLE_DOCS / "en/employee-handbook.md", docs / "en/employee-handbook.md")
     assert run_sync([docs], load_settings(docs_dir=docs, store_dir=store)).files_added == 1
-    port = free_port()
     environ = {**os.environ, "RAG_API_KEYS": f"{KEY},{OTHER_KEY}", "RAG_DOCS_DIR": str(docs),
                "RAG_API_MAX_REQUEST_KB": "64", "RAG_API_MAX_QUESTION_CHARS": "500", **env}
-    command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--store", str(store)]
-    url = f"http://127.0.0.1:{port}"
-    with running(command, http_ok(f"{url}/healthz"), tmp / "serve.log", timeout=120,
-                 name="rag serve", env=environ):
+    with rag_serve(store, tmp / "serve.log", environ) as url:
         yield Server(url=url, store=store, docs=docs, log=tmp / "serve.log")
 
 

@@ -41,12 +41,11 @@ def test_unknown_paths_and_methods_are_json(store: Path) -> None:
 
 def test_serve_needs_a_key_from_the_settings_or_a_user(store: Path) -> None:
     import os
+    import socket
     import subprocess
     import sys
 
     from rag.users import Users
-
-    import socket
 
     taken = socket.socket()  # a port in use: the server stops there, after the key check
     taken.bind(("127.0.0.1", 0))

@@ -4,7 +4,6 @@ app started on a free port. Also checks that the page loads nothing from outside
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +12,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.servers import free_port, http_ok, running
-from tests.ui.conftest import ADMIN, ADMIN_PASSWORD, APP, ARTIFACTS, EN_QUESTION, KB
+from tests.servers import streamlit_app
+from tests.ui.conftest import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    APP,
+    ARTIFACTS,
+    EN_QUESTION,
+    KB,
+    add_admin,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,17 +35,16 @@ ANSWER_TIMEOUT_MS = 180_000
 @pytest.fixture(scope="module")
 def server(ui_kb: KB) -> Iterator[str]:
     """`streamlit run ui/app.py` on a free port over the tiny knowledge base."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_STORE_DIR=str(ui_kb.store), RAG_DOCS_DIR=str(ui_kb.docs),
-               RAG_MODELS_DIR=str(ROOT / "data" / "models"))
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
-    with running(command, http_ok(f"{url}/_stcore/health", b"ok"), ARTIFACTS / "streamlit.log",
-                 timeout=90, name="streamlit", cwd=ROOT, env=env):
+    with streamlit_app(APP, ARTIFACTS / "streamlit.log", ROOT,
+                       _page_env(RAG_STORE_DIR=str(ui_kb.store), RAG_DOCS_DIR=str(ui_kb.docs))) as url:
         yield url
+
+
+def _page_env(**settings: str) -> dict[str, str]:
+    """This environment without its RAG_ settings, with the bundled models and ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_MODELS_DIR=str(ROOT / "data" / "models"), **settings)
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -175,20 +181,13 @@ def restricted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     settings = Settings(_env_file=None, store_dir=store, docs_dir=docs,  # type: ignore[call-arg]
                         access_file=base / "access.yaml")
     run_sync([], settings)
+    add_admin(store)
     users = Users(settings)
-    users.add(ADMIN, admin=True, password=ADMIN_PASSWORD)
     users.add("carol", password="carol-password")
     users.close()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_STORE_DIR=str(store), RAG_DOCS_DIR=str(docs), RAG_ACCESS_FILE=str(base / "access.yaml"),
-               RAG_MODELS_DIR=str(ROOT / "data" / "models"))
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
-    with running(command, http_ok(f"{url}/_stcore/health", b"ok"), ARTIFACTS / "streamlit-acl.log",
-                 timeout=90, name="streamlit", cwd=ROOT, env=env):
+    env = _page_env(RAG_STORE_DIR=str(store), RAG_DOCS_DIR=str(docs),
+                    RAG_ACCESS_FILE=str(base / "access.yaml"))
+    with streamlit_app(APP, ARTIFACTS / "streamlit-acl.log", ROOT, env) as url:
         yield url
 
 
