@@ -16,6 +16,7 @@ from rag.errors import (
     PermissionDenied,
     RagError,
     StoreEmptyError,
+    StoreFormatError,
     StoreLockedError,
     StoreUnavailableError,
 )
@@ -78,6 +79,7 @@ _RAG = [
     (StoreEmptyError, 409, "conflict_error", "store_empty"),
     (ModelError, 503, "server_error", "model_unavailable"),
     (StoreUnavailableError, 503, "server_error", "store_unavailable"),
+    (StoreFormatError, 503, "server_error", "store_format"),
     (ConfigError, 400, "invalid_request_error", "bad_request"),
 ]
 

@@ -45,7 +45,7 @@ from rag.catalog import CATALOG_NAME, Catalog, FileRecord, header_for, sha256_fi
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
 from rag.errors import ConfigError, LoaderError, StoreLockedError
-from rag.records import StoreBooks, claim_writer, open_books, open_catalog
+from rag.records import StoreBooks, check_format, claim_writer, open_books, open_catalog
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
@@ -340,6 +340,7 @@ class Syncer:
         # Opening it re-indexes a catalog of another tokenisation: then every file has changed.
         catalog = Catalog(settings.store_dir)
         try:
+            check_format(catalog.get_meta("store_format"), settings)
             recorded = catalog.get_meta("embedder")
             if (not recorded or catalog.get_meta("records_store") is None
                     or catalog.get_meta("multilingual") != self.multilingual_mode):

@@ -42,6 +42,12 @@ class StoreUnavailableError(RagError):
     exit_code = 2
 
 
+class StoreFormatError(RagError):
+    """The store was written by a newer version of the product than this one."""
+
+    exit_code = 2
+
+
 class PermissionDenied(RagError):
     """The user may not do this (their message names what they may do instead)."""
 

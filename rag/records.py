@@ -26,7 +26,7 @@ from typing import Any
 
 from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord, header_for
 from rag.config import Settings
-from rag.errors import StoreLockedError
+from rag.errors import StoreFormatError, StoreLockedError
 from rag.store import (
     CHROMA_SUBDIR,
     build_chroma_client,
@@ -40,7 +40,11 @@ log = logging.getLogger(__name__)
 _FILE, _FAILURE, _META = "file:", "failure:", "meta:"
 _VERSION = _META + "version"
 _PLACEHOLDER = [0.0]  # records are looked up by id, never by similarity
-_COPIED_META = ("embedder", "last_sync", "multilingual")
+_COPIED_META = ("embedder", "last_sync", "multilingual", "store_format")
+# How the store is laid out (chunks, records, metadata). Raised only when a version can no longer
+# read what an older one wrote without help; the writer records it, every reader checks it, so a
+# store written by a newer version is refused with what to do instead of being misread.
+STORE_FORMAT = 1
 REINDEX = "reindex:"
 
 
@@ -97,8 +101,14 @@ class Records:
 
     # --- reading ------------------------------------------------------------------------
     def version(self) -> str | None:
-        found = self._get(ids=[_VERSION])
-        return str(found[0][1]["value"]) if found else None
+        return self.version_and_format()[0]
+
+    def version_and_format(self) -> tuple[str | None, str | None]:
+        """The records' version and the store format, in one read."""
+        found = dict(self._get(ids=[_VERSION, _META + "store_format"]))
+        version, store_format = found.get(_VERSION), found.get(_META + "store_format")
+        return (str(version["value"]) if version else None,
+                str(store_format["value"]) if store_format else None)
 
     def files(self) -> dict[str, FileRecord]:
         out = {}
@@ -216,17 +226,34 @@ class StoreBooks:
         self.catalog.set_meta("records_store", self.records.store_id)
 
 
+def check_format(recorded: str | None, settings: Settings) -> None:
+    """Refuse a store written by a newer version (a store from an older one is read as is)."""
+    if recorded is not None and int(recorded) > STORE_FORMAT:
+        from rag import __version__
+
+        raise StoreFormatError(
+            f"the knowledge base at {settings.store_dir} was written by a newer version of this "
+            f"product (store format {recorded}; version {__version__} reads format "
+            f"{STORE_FORMAT} and older): install that version again, or rebuild the store for "
+            "this one with `python -m ingest --rebuild` (reads and embeds every document again)")
+
+
 def open_books(client: Any, settings: Settings, catalog: Catalog) -> StoreBooks:
     """The writer's books: the records (created if need be) and the catalog, in step. A store
     from before the records has its catalog's manifest copied into Chroma once."""
     records = Records.open(client, settings, create=True)
     assert records is not None
-    if records.version() is None:
+    version, store_format = records.version_and_format()
+    check_format(store_format, settings)
+    if version is None:
         if catalog.files() or catalog.failures():
             _migrate(records, catalog)
     else:
         refresh_catalog(settings, client)
-    return StoreBooks(records, catalog)
+    books = StoreBooks(records, catalog)
+    if store_format != str(STORE_FORMAT):
+        books.set_meta("store_format", str(STORE_FORMAT))
+    return books
 
 
 def _migrate(records: Records, catalog: Catalog) -> None:
@@ -274,9 +301,10 @@ def refresh_catalog(settings: Settings, client: Any) -> bool:
     records = Records.open(client, settings, create=False)
     if records is None:
         return False
-    version = records.version()
+    version, store_format = records.version_and_format()
     if version is None:  # created by a writer that has not written yet
         return False
+    check_format(store_format, settings)
     if _in_step(settings, records.store_id, version):
         return False
     catalog = Catalog(settings.store_dir)

@@ -100,3 +100,18 @@ def sample_docs(tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "sample"
     shutil.copytree(SAMPLE_DOCS, target)
     yield target
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--airgap", action="store_true",
+                     help="run the offline-bundle tests (they build the bundle: make test-airgap)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The air-gap tests build and install the whole bundle: only `make test-airgap` runs them."""
+    if config.getoption("--airgap"):
+        return
+    keep = [item for item in items if "airgap" not in item.keywords]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if "airgap" in i.keywords])
+        items[:] = keep

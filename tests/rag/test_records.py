@@ -12,8 +12,10 @@ from ingest.sync import run_sync
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog
 from rag.config import load_settings
-from rag.records import Records, open_catalog
+from rag.errors import StoreFormatError
+from rag.records import STORE_FORMAT, Records, open_catalog
 from rag.store import records_collection_name
+from tests.ingest.test_cli import ingest
 
 POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n"
 CANTEEN = "# Canteen\n\nThe canteen opens at 11:30 every working day.\n"
@@ -89,6 +91,25 @@ def test_a_store_from_before_the_records_is_migrated_once(filled, docs: Path) ->
     (docs / "policy.md").unlink()
     assert run_sync([], filled).files_removed == 1
     assert set(records.files()) == {"canteen.md"}
+    assert records.get_meta("store_format") == str(STORE_FORMAT)  # recorded by the next writer
+
+
+def test_a_store_of_a_newer_version_is_refused_with_what_to_run(filled, docs: Path, store: Path) -> None:  # type: ignore[no-untyped-def]
+    records = Records.open(factories.build_chroma_client(filled), filled, create=False)
+    assert records is not None and records.get_meta("store_format") == str(STORE_FORMAT)
+    records.set_meta("store_format", str(STORE_FORMAT + 1))  # as a newer version writes it:
+    catalog = Catalog(store)  # in Chroma and in its local catalog
+    catalog.set_meta("store_format", str(STORE_FORMAT + 1))
+    catalog.close()
+    with pytest.raises(StoreFormatError, match=r"newer version.*python -m ingest --rebuild"):
+        factories.build_retriever(filled).search("canteen", 1)
+    cli = ingest("--store", str(store), "--no-progress", str(docs))
+    assert cli.returncode == 2 and "--rebuild" in cli.stderr and "Traceback" not in cli.stderr
+    assert records.get_meta("store_format") == str(STORE_FORMAT + 1)  # nothing written
+    rebuilt = run_sync([], filled, rebuild=True)
+    assert rebuilt.files_added == 2
+    hits = factories.build_retriever(filled).search("When does the canteen open?", 1)
+    assert hits[0].metadata["source"] == "canteen.md"
 
 
 def test_another_tokenisation_is_rebuilt_from_chroma(filled, store: Path) -> None:  # type: ignore[no-untyped-def]
