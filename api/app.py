@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "found": answer.found, "grounded": answer.grounded,
                 "used": [c.n for c in answer.citations if c.used],
                 "evidence": contract["evidence"], "timings": contract["timings"],
-                "replaced": stream.replaced}
+                "replaced": stream.replaced, "cached": answer.cached}
             if stream.replaced:  # the streamed wording was withdrawn: this is the answer
                 final["answer"] = answer.answer
             yield sse(chunk(cid, model, delta={}, finish_reason="stop", **final))

@@ -98,6 +98,7 @@ def completion(answer: Answer, cid: str, model: str) -> dict[str, Any]:
         "usage": usage(answer),
         "sources": contract["citations"], "evidence": contract["evidence"],
         "found": answer.found, "grounded": answer.grounded, "timings": contract["timings"],
+        "cached": answer.cached,
     }
 
 

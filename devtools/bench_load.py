@@ -135,7 +135,8 @@ def llama_server(model: Path, n_ctx: int) -> Iterator[str]:
 def api_server(store: Path, key: str) -> Iterator[str]:
     """``python -m rag serve`` over ``store`` on loopback (in-process model); its /v1 URL."""
     port = str(_free_port())
-    env = {**os.environ, "RAG_API_KEYS": key, "RAG_RATE_PER_MINUTE": "0"}  # one key, many clients
+    env = {**os.environ, "RAG_API_KEYS": key, "RAG_RATE_PER_MINUTE": "0",  # one key, many clients
+           "RAG_ANSWER_CACHE_SIZE": "0"}  # the model's path under load, not the cache
     with serving([sys.executable, "-m", "rag", "serve", "--port", port, "--store", str(store)],
                  f"http://127.0.0.1:{port}/healthz", "HTTP API", env=env):
         yield f"http://127.0.0.1:{port}/v1"
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     store = Path(tempfile.mkdtemp(prefix="rag-bench-load-"))
-    settings = load_settings(store_dir=store)
+    settings = load_settings(store_dir=store, answer_cache_size=0)  # measure the model, not the cache
     run_sync([args.docs], settings)
     results = []
     if args.only in (None, "local"):

@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kept your changed file {name}")
     if previous:
         check_store(target)
+    print("what this machine can run (python -m rag doctor):")
+    subprocess.run([str(target / ".venv" / "bin" / "python"), "-m", "rag", "doctor"], cwd=target)
     print(f"installed in {time.monotonic() - started:.0f} s. Next, in {target}: `make run` (chat "
           "page), `make ingest` (your documents from data/docs), "
           "`.venv/bin/python -m rag ask \"...\"`")

@@ -252,7 +252,8 @@ def run_eval(eval_dir: Path | str, lang: str, store: Path | str | None = None, k
     else:
         store_dir = Path(store)
     base = settings or load_settings()
-    settings = base.model_copy(update={"store_dir": store_dir})
+    # answers are measured from the model: a repeated eval over the same store is not cached
+    settings = base.model_copy(update={"store_dir": store_dir, "answer_cache_size": 0})
     try:
         say(f"ingesting {docs} into {store_dir} ...")
 

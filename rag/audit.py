@@ -41,7 +41,7 @@ def answer_fields(answer: Any) -> dict[str, Any]:
     """What the trail keeps of an answer: found, the sources it used, latencies."""
     return {"found": answer.found, "sources": sorted({c.source for c in answer.citations if c.used}),
             "retrieval_ms": answer.timings.retrieval_ms, "ttft_ms": answer.timings.ttft_ms,
-            "answer_ms": answer.timings.total_ms}
+            "answer_ms": answer.timings.total_ms, "cached": answer.cached}
 
 
 def events(path: Path) -> Iterator[dict[str, Any]]:

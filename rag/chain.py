@@ -17,6 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnableLambda
 
 from rag.access import EVERYTHING, Access
+from rag.answer_cache import AnswerCache, cache_key
 from rag.citations import CitationFilter, cited_numbers
 from rag.config import Settings
 from rag.embedders import similarity as embedding_similarity
@@ -67,6 +68,7 @@ class Assistant:
         self.retriever = retriever
         self.llm = llm  # factories.LLMHandle
         self.gate = llm.gate  # shared by every Assistant over this model
+        self.cache = AnswerCache(settings.store_dir, settings.answer_cache_size)
 
     def chain(self, **params: Any) -> Any:
         """prompt text -> local LLM (streaming, with the format's stop sequences) -> text."""
@@ -87,13 +89,47 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[Turn] = (), on_event: EventFn | None = None,
                access: Access = EVERYTHING, **overrides: Any) -> AnswerStream:
-        """``access``: what the asker may see (nothing else is retrieved, quoted or cited)."""
+        """``access``: what the asker may see (nothing else is retrieved, quoted or cited). A
+        question asked before, unchanged in every respect that matters, is answered from the
+        cache (``answer.cached``)."""
+        started = time.perf_counter()
         result = AnswerStream(iter(()))
-        result._chunks = self._run(question.strip(), list(history), on_event, result, overrides,
-                                   access)
+        question = question.strip()
+        key = version = None
+        if self.cache.size and self.retriever.count():
+            version = self.retriever.version()
+            kept = history[-self.settings.history_turns:] if self.settings.history_turns else []
+            key = cache_key(question, [(t.question, t.answer) for t in kept], version,
+                            self.llm.name, {**self.settings.model_dump(mode="json"), **overrides},
+                            self.retriever.hidden(access))
+            cached = self.cache.get(key)
+            if cached is not None:
+                result._chunks = self._from_cache(cached, on_event, result, started)
+                return result
+        result._chunks = self._run(question, list(history), on_event, result, overrides, access)
         if self.settings.redact_contacts:
             result._chunks = _redacted(result, result._chunks)
+        if key is not None and version is not None:
+            result._chunks = self._kept(result, result._chunks, key, version)
         return result
+
+    def _from_cache(self, answer: Answer, on_event: EventFn | None, result: AnswerStream,
+                    started: float) -> Iterator[str]:
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        answer.cached = True
+        answer.timings = Timings(ttft_ms=elapsed, total_ms=elapsed)
+        if on_event:
+            on_event("retrieved", {"hits": len(answer.citations), "follow_up": answer.follow_up})
+            on_event("sources", {"citations": answer.citations})
+        result.answer = answer
+        yield answer.answer
+
+    def _kept(self, result: AnswerStream, chunks: Iterator[str], key: str,
+              version: str) -> Iterator[str]:
+        """The answer, stored once it is complete (an error or an abandoned stream is not)."""
+        yield from chunks
+        if result.answer is not None:
+            self.cache.put(key, version, result.answer)
 
     # --- the chain -------------------------------------------------------------------
     def _run(self, question: str, history: list[Turn], on_event: EventFn | None,

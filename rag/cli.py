@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--days", type=int, help="only the last N days")
     stats.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
     stats.add_argument("--json", action="store_true")
+    doctor = sub.add_parser("doctor", help="what this machine can run: CPU, memory, disk, "
+                            "models, OCR, the store; each problem with what to do")
+    doctor.add_argument("--store", type=Path, help="store folder (default: RAG_STORE_DIR)")
+    doctor.add_argument("--json", action="store_true",
+                        help='last line {"ok", "checks": [{"name", "status", "detail", "fix", ...}]}')
     config = sub.add_parser("config", help="print the effective settings")
     config.add_argument("--json", action="store_true")
     return parser
@@ -178,6 +183,22 @@ def _stats(settings: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(settings: Any, args: argparse.Namespace) -> int:
+    """Exit 0 when everything configured can run (warnings allowed), 1 when something cannot."""
+    from rag.doctor import run_checks
+
+    checks = run_checks(settings)
+    ok = all(c.status != "fail" for c in checks)
+    if args.json:
+        print(json.dumps({"ok": ok, "checks": [c.as_json() for c in checks]}, ensure_ascii=False))
+        return 0 if ok else 1
+    for check in checks:
+        print(f"{check.status.upper():4}  {check.name}: {check.detail}")
+        if check.fix:
+            print(f"      -> {check.fix}")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "eval":
@@ -216,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             return _search(settings, args)
         if args.command == "stats":
             return _stats(settings, args)
+        if args.command == "doctor":
+            return _doctor(settings, args)
         assistant = factories.build_assistant(settings)
         if args.command == "ask":
             answer = _ask_once(assistant, args.question, [], args)

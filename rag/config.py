@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     history_turns: int = Field(
         4, ge=0, description="Earlier conversation turns kept for follow-up questions."
     )
+    answer_cache_size: int = Field(
+        1000, ge=0, description="Answers kept for repeated questions (same question, store, "
+        "model, settings and access); 0: no cache."
+    )
 
     # --- chat page --------------------------------------------------------------------
     ui_host: str = Field("127.0.0.1", description="Address the chat page listens on.")

@@ -233,6 +233,16 @@ class Retriever:
         catalog = self._catalog()
         return catalog.chunk_count() if catalog else 0
 
+    def version(self) -> str:
+        """Changes with every write that changed the store (the records' version; for a store
+        from before the records, its last sync)."""
+        catalog = self._catalog()
+        if catalog is None:
+            return ""
+        return "/".join(catalog.get_meta(key) or "" for key in
+                        ("records_store", "records_version", "last_sync"
+                         if catalog.get_meta("records_version") is None else "records_version"))
+
     def dense_vote(self, question: str, mode: str | None = None) -> DenseVote | None:
         """Which embedder judges this question: the main one if it understands the question's
         language, else the multilingual one if the store has its vectors, else none (in mode

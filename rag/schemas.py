@@ -80,6 +80,7 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     timings: Timings = Field(default_factory=Timings)
+    cached: bool = False  # answered from the cache of repeated questions
 
     def contract(self) -> dict[str, object]:
         """The ``--json`` shape other tools rely on (keys are only ever added)."""
@@ -94,4 +95,5 @@ class Answer(BaseModel):
             ],
             "evidence": [e.model_dump(include={"text", "source", "page", "n"}) for e in self.evidence],
             "timings": self.timings.model_dump(),
+            "cached": self.cached,
         }

@@ -61,6 +61,16 @@ def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_answer_cache() -> Iterator[None]:
+    """Tests ask the same questions again and again to test the model's path (streaming, queues,
+    limits): the cache of repeated questions is on only where a test turns it on
+    (test_answer_cache). Session-wide, so module-scoped stores and assistants see it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAG_ANSWER_CACHE_SIZE", "0")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read a developer's .env or write the real data folders."""
@@ -69,6 +79,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAG_MODELS_DIR", str(ROOT / "data" / "models"))
+    monkeypatch.setenv("RAG_ANSWER_CACHE_SIZE", "0")  # as no_answer_cache says
     from rag.config import get_settings
 
     get_settings.cache_clear()

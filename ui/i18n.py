@@ -49,6 +49,9 @@ LABELS: dict[str, dict[str, str]] = {
     "not_grounded": {"en": "The model's own answer was withheld: its sources do not hold it. The "
                            "passage above is quoted from the documents.",
                      "zh": "模型的回答与出处不符，已被撤回；上面引用的是文档原文。"},
+    "cached_answer": {"en": "Answered from the cache: this question was asked before, and "
+                            "the documents have not changed since.",
+                      "zh": "此回答来自缓存：这个问题之前被问过，且文档之后没有变化。"},
     "sources": {"en": "Sources", "zh": "出处"},
     "page_n": {"en": "page {n}", "zh": "第 {n} 页"},
     "ocr": {"en": "read by OCR", "zh": "OCR 识别"},

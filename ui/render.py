@@ -60,6 +60,8 @@ def sources(answer: dict[str, Any]) -> None:
         return
     if not answer.get("grounded", True):
         st.caption(f":orange[{t('not_grounded')}]")
+    if answer.get("cached"):
+        st.caption(t("cached_answer"))
     citations = answer.get("citations") or []
     evidence = answer.get("evidence") or []
     used = [c for c in citations if c.get("used")] or citations[:1]
@@ -107,7 +109,7 @@ def assistant_turn(turn: dict[str, Any]) -> None:
 
 # --- export -----------------------------------------------------------------------------
 def _contract(answer: dict[str, Any]) -> dict[str, Any]:
-    keep = ("answer", "found", "grounded", "citations", "evidence", "timings")
+    keep = ("answer", "found", "grounded", "citations", "evidence", "timings", "cached")
     out = {k: answer[k] for k in keep if k in answer}
     out["citations"] = [{k: v for k, v in c.items() if k != "text"} for c in out.get("citations", [])]
     return out

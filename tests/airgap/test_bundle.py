@@ -124,6 +124,7 @@ def test_installs_ingests_and_answers_with_no_network(offline_install: OfflineRu
     assert run.outside == [], f"{len(run.outside)} connection attempts beyond loopback"
     install = (out / "install.txt").read_text()
     assert "checking every file" in install and "installed in" in install
+    assert "OK    cpu:" in install and "OK    language model:" in install  # rag doctor
     assert (run.install / ".venv" / ".installed").is_file()
     answer = _last_json(out / "answer.json")
     assert answer["found"] and "25" in answer["answer"]

@@ -236,3 +236,25 @@ def test_a_full_queue_and_the_rate_limit_answer_429(tmp_path: Path) -> None:
     # four questions and two more requests make six in a minute; the seventh waits
     assert [m.status_code for m in models] == [200, 200, 429]
     assert models[-1].json()["error"]["code"] == "rate_limited" and models[-1].headers["retry-after"]
+
+
+def test_a_repeated_question_is_answered_from_the_cache(tmp_path: Path) -> None:
+    served = _serve(tmp_path, RAG_ANSWER_CACHE_SIZE="100")
+    server = next(served)
+    try:
+        client = server.client()
+        messages = [{"role": "user", "content": QUESTION}]
+        first = client.chat.completions.create(model="knowledge-base", messages=messages).model_dump()
+        again = client.chat.completions.create(model="knowledge-base", messages=messages).model_dump()
+        chunks = [c.model_dump() for c in client.chat.completions.create(
+            model="knowledge-base", messages=messages, stream=True)]
+    finally:
+        served.close()
+    assert first["cached"] is False and again["cached"] is True
+    assert again["choices"][0]["message"]["content"] == first["choices"][0]["message"]["content"]
+    assert again["sources"] == first["sources"]
+    without_used = [{k: v for k, v in s.items() if k != "used"} for s in first["sources"]]
+    assert chunks[0]["sources"] == without_used  # the stream's first frame, as always
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    final = next(c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"] == "stop")
+    assert final["cached"] is True and text == first["choices"][0]["message"]["content"]

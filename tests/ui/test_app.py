@@ -102,6 +102,21 @@ def test_a_question_waiting_for_the_model_is_shown_as_queued(
 
 
 @pytest.mark.slow
+def test_a_repeated_question_says_it_came_from_the_cache(kb: KB, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.config import get_settings
+
+    monkeypatch.setenv("RAG_ANSWER_CACHE_SIZE", "100")
+    get_settings.cache_clear()
+    at = start()
+    ask(at, EN_QUESTION)
+    at.button(key="new_chat").click().run()  # the same question again, standing alone
+    ask(at, EN_QUESTION)
+    answer = at.session_state["turns"][-1]["answer"]
+    assert answer["cached"] and "from the cache" in texts(at.chat_message[-1])
+    assert "25 vacation days" in texts(at.chat_message[-1])  # the same evidence as before
+
+
+@pytest.mark.slow
 def test_a_question_the_documents_do_not_answer_looks_different(kb: KB) -> None:
     at = start()
     ask(at, "Wie heißt der Hund des Bürgermeisters von Reykjavík im Jahr 1850?")
