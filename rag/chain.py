@@ -99,8 +99,9 @@ class Assistant:
         if self.cache.size and self.retriever.count():
             version = self.retriever.version()
             kept = history[-self.settings.history_turns:] if self.settings.history_turns else []
+            given = {k: v for k, v in overrides.items() if v is not None}  # None: the setting
             key = cache_key(question, [(t.question, t.answer) for t in kept], version,
-                            self.llm.name, {**self.settings.model_dump(mode="json"), **overrides},
+                            self.llm.name, {**self.settings.model_dump(mode="json"), **given},
                             self.retriever.hidden(access))
             cached = self.cache.get(key)
             if cached is not None:

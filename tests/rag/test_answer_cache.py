@@ -49,6 +49,9 @@ def test_a_repeated_question_is_answered_from_the_cache_until_the_store_changes(
     assert again.citations == first.citations and again.evidence == first.evidence
     assert again.timings.total_ms < first.timings.total_ms / 5 and again.contract()["cached"] is True
     assert not _ask(assistant, QUESTION, top_k=1).cached  # other answer settings
+    other = factories.build_assistant(kb.model_copy(update={"top_k": 2}), llm=assistant.llm)
+    assert not _ask(other, QUESTION, top_k=None).cached  # as the CLI passes "not given"
+    assert _ask(assistant, QUESTION, top_k=None, temperature=None).cached
     (docs / "policy.md").write_text(POLICY.replace("25", "27"))
     assert run_sync([], kb).files_updated == 1
     assistant = factories.build_assistant(kb, llm=assistant.llm)  # as the page does after a sync
