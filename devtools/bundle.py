@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import os
 import platform
@@ -44,6 +43,7 @@ from devtools.bundle_parts import (
     required_cpu_flags,
     sbom,
 )
+from rag.catalog import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "private-kb"
@@ -57,14 +57,6 @@ def _run(cmd: list[str], **kwargs: object) -> None:
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True,
                           text=True).stdout.strip()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def version() -> str:
@@ -124,7 +116,7 @@ def write_requirements(wheels: Path, out: Path) -> list[tuple[str, str]]:
     for wheel in sorted(wheels.glob("*.whl")):
         name, ver, _, _ = parse_wheel_filename(wheel.name)
         pinned.append((str(name), str(ver)))
-        lines.append(f"{name}=={ver} --hash=sha256:{sha256_of(wheel)}")
+        lines.append(f"{name}=={ver} --hash=sha256:{sha256_file(wheel)}")
     out.write_text("\n".join(lines) + "\n")
     return pinned
 
@@ -150,12 +142,12 @@ def place_models(target: Path) -> list[dict[str, object]]:
 
 
 def write_sums(top: Path) -> None:
-    lines = [f"{sha256_of(p)}  {p.relative_to(top).as_posix()}" for p in sorted(top.rglob("*"))
+    lines = [f"{sha256_file(p)}  {p.relative_to(top).as_posix()}" for p in sorted(top.rglob("*"))
              if p.is_file() and p.name != "SHA256SUMS"]
     (top / "SHA256SUMS").write_text("\n".join(lines) + "\n")
 
 
-def write_archive(top: Path, out: Path, epoch: int) -> None:
+def write_archive(top: Path, out: Path, epoch: int) -> str:
     """A tar.gz whose bytes depend only on the files: sorted, commit time, no owners."""
 
     def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -173,7 +165,9 @@ def write_archive(top: Path, out: Path, epoch: int) -> None:
             arcname = Path(top.name, path.relative_to(top)).as_posix()
             tar.add(path, arcname=arcname, recursive=False, filter=normalise)
     partial.replace(out)
-    (out.parent / (out.name + ".sha256")).write_text(f"{sha256_of(out)}  {out.name}\n")
+    digest = sha256_file(out)
+    (out.parent / (out.name + ".sha256")).write_text(f"{digest}  {out.name}\n")
+    return digest
 
 
 def build(dist: Path, flavour: str, work: Path, with_os_packages: bool = True) -> Path:
@@ -207,12 +201,12 @@ def build(dist: Path, flavour: str, work: Path, with_os_packages: bool = True) -
     sbom(top, payload / "requirements.txt", payload / "sbom.cdx.json", models, debs)
     write_sums(top)
     out = dist / archive_name(flavour)
-    write_archive(top, out, epoch)
+    digest = write_archive(top, out, epoch)
     shutil.rmtree(work)
     size = out.stat().st_size
     print(f"wrote {out} ({size / 1e6:,.0f} MB, {len(pinned)} wheels, {len(models)} models, "
           f"{len(debs)} Debian packages) in {time.monotonic() - started:.0f} s")
-    print(f"sha256 {sha256_of(out)}")
+    print(f"sha256 {digest}")
     return out
 
 
