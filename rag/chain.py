@@ -96,9 +96,10 @@ class Assistant:
         result = AnswerStream(iter(()))
         question = question.strip()
         key = version = None
+        # the conversation the answer may depend on (the rest is never read)
+        kept = list(history[-self.settings.history_turns:]) if self.settings.history_turns else []
         if self.cache.size and self.retriever.count():
             version = self.retriever.version()
-            kept = history[-self.settings.history_turns:] if self.settings.history_turns else []
             given = {k: v for k, v in overrides.items() if v is not None}  # None: the setting
             key = cache_key(question, [(t.question, t.answer) for t in kept], version,
                             self.llm.name, {**self.settings.model_dump(mode="json"), **given},
@@ -107,7 +108,7 @@ class Assistant:
             if cached is not None:
                 result._chunks = self._from_cache(cached, on_event, result, started)
                 return result
-        result._chunks = self._run(question, list(history), on_event, result, overrides, access)
+        result._chunks = self._run(question, kept, on_event, result, overrides, access)
         if self.settings.redact_contacts:
             result._chunks = _redacted(result, result._chunks)
         if key is not None and version is not None:
@@ -140,7 +141,6 @@ class Assistant:
         lang = detect_language(question)
         if self.retriever.count() == 0:
             raise StoreEmptyError(self.settings.store_dir)
-        history = history[-self.settings.history_turns:] if self.settings.history_turns else []
         top_k = int(overrides.get("top_k") or self.settings.top_k)
         found = self.retriever.retrieve(question, [t.question for t in history], top_k, access)
         # Checked again where the answer is assembled: nothing the asker may not see is cited.
