@@ -138,7 +138,19 @@ def place_models(target: Path) -> list[dict[str, object]]:
             shutil.copyfile(path, copy)
         placed.append({"name": name, "file": f"data/models/{model.file_name}",
                        "sha256": model.sha256, "size": copy.stat().st_size})
+    place_embedder_export(target)
     return placed
+
+
+def place_embedder_export(target: Path) -> None:
+    """The embedder's ONNX copies (``rag.embedder_export``), made here so that an installation
+    starts answering without first spending a minute exporting them."""
+    from rag.config import load_settings
+    from rag.embedder_export import onnx_model
+    from rag.embedders import embedder_info, embedding_model_dir
+
+    settings = load_settings(models_dir=target, embedding_backend="onnx-int8")
+    onnx_model(settings, embedding_model_dir(settings), embedder_info(settings).fingerprint)
 
 
 def write_sums(top: Path) -> None:

@@ -212,6 +212,7 @@ def check_language_model(settings: Settings) -> tuple[Check, int]:
 
 
 def check_embedder(settings: Settings) -> tuple[Check, int]:
+    from rag.embedder_export import ONNX_FILES, export_dir
     from rag.embedders import embedder_info, embedding_model_dir
 
     try:
@@ -222,9 +223,16 @@ def check_embedder(settings: Settings) -> tuple[Check, int]:
     folder = embedding_model_dir(settings)
     weights = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     need = int(weights * 1.5) + 300 * 1024 ** 2  # the weights in memory, and PyTorch itself
+    backend = settings.embedding_backend
+    if backend != "torch":
+        exported = export_dir(settings, folder, info.fingerprint) / ONNX_FILES[backend]
+        backend += (" (exported)" if exported.is_file() else
+                    " (exported from the model folder at first use, a few seconds, once)")
     return Check("embedder", "ok", f"{info.name} ({info.dimension}-d, {weights / 1024 ** 2:.0f} "
-                 f"MB on disk; multilingual {'on' if settings.multilingual_embedding else 'off'})",
-                 data={"model": info.name, "dimension": info.dimension}), need
+                 f"MB on disk; runs on {backend}; multilingual "
+                 f"{'on' if settings.multilingual_embedding else 'off'})",
+                 data={"model": info.name, "dimension": info.dimension,
+                       "backend": settings.embedding_backend}), need
 
 
 def check_ocr(settings: Settings) -> Check:

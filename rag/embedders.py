@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
+from rag.embedder_export import onnx_model
 from rag.errors import ConfigError
 from rag.text import language
 
@@ -125,24 +126,53 @@ class LockedEmbeddings:
         return getattr(self.inner, name)
 
 
+def embedding_threads(settings: Settings) -> int:
+    """Threads for the embedding model: ``RAG_EMBEDDING_THREADS``, else the cores this process
+    may run on (its CPU affinity: a container's share, not the host's core count)."""
+    return settings.embedding_threads or max(1, len(os.sched_getaffinity(0)))
+
+
 @lru_cache(maxsize=2)
-def _embeddings(model_dir: str, device: str) -> LockedEmbeddings:
+def _embeddings(model_dir: str, device: str, backend: str, threads: int,
+                file_name: str | None) -> LockedEmbeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
 
+    kwargs: dict[str, Any] = {"device": device, "local_files_only": True}
+    if file_name is None:  # PyTorch
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        import onnxruntime  # its telemetry is off: rag.config sets ORT_DISABLE_TELEMETRY
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        kwargs |= {"device": "cpu", "backend": "onnx", "model_kwargs": {
+            "file_name": file_name, "provider": "CPUExecutionProvider",
+            "session_options": options}}
+    # sentence-transformers sorts each call's texts by length before batching (less padding);
+    # ingestion hands it RAG_BATCH_SIZE chunks per call.
     return LockedEmbeddings(HuggingFaceEmbeddings(
         model_name=model_dir,
-        model_kwargs={"device": device, "local_files_only": True},
+        model_kwargs=kwargs,
         encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
     ))
 
 
 def build_embeddings(settings: Settings) -> LockedEmbeddings:
     """The sentence-transformers embedder behind LangChain's interface (one per process,
-    safe to share between threads)."""
+    safe to share between threads): ONNX Runtime over the int8 export by default
+    (:mod:`rag.embedder_export`), or PyTorch with ``RAG_EMBEDDING_BACKEND=torch``."""
     path = embedding_model_dir(settings)
+    backend = settings.embedding_backend
     with _lock:
+        file_name: str | None = None
+        if backend != "torch":
+            path, file_name = onnx_model(settings, path, embedder_info(settings).fingerprint)
         try:
-            return _embeddings(str(path), settings.embedding_device)
+            return _embeddings(str(path), settings.embedding_device, backend,
+                               embedding_threads(settings), file_name)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load the embedding model at {path}: {exc}") from None
 

@@ -19,7 +19,8 @@ from rag.config import Settings, load_settings
 # Settings that do not change how the model is built (the model is kept when only these differ).
 _NOT_MODEL = {
     "docs_dir", "store_dir", "collection", "chroma_host", "chroma_port", "embedding_model",
-    "embedding_device", "embedding_languages", "chunk_size", "chunk_overlap", "batch_size",
+    "embedding_device", "embedding_backend", "embedding_threads", "embedding_languages",
+    "chunk_size", "chunk_overlap", "batch_size",
     "max_file_size_mb", "parse_timeout_s", "top_k", "retrieval_mode", "candidates",
     "min_relevance", "history_turns", "ui_host", "ui_port", "ui_language",
 }
@@ -70,13 +71,15 @@ def embedder_label(settings: Settings) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _embeddings(model: str | None, device: str, _settings: Settings) -> Any:
+def _embeddings(key: str, _settings: Settings) -> Any:
     return factories.build_embeddings(_settings)
 
 
 def embeddings(settings: Settings) -> Any:
     """The embedder (one per process)."""
-    return _embeddings(settings.embedding_model, settings.embedding_device, settings)
+    key = settings.model_dump_json(include={"embedding_model", "embedding_device",
+                                            "embedding_backend", "embedding_threads"})
+    return _embeddings(key, settings)
 
 
 # --- the store --------------------------------------------------------------------------
