@@ -40,6 +40,7 @@ from filelock import FileLock, Timeout
 
 from ingest.parse import ParsedFile, SplitConfig, parse_file, truncate_to_tokens
 from ingest.walk import folder_files
+from ingest.writer import BackgroundWriter
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, header_for, sha256_file
 from rag.config import Settings
@@ -203,6 +204,8 @@ class Syncer:
         self.embeddings: Any = None
         self.max_batch = 1000
         self._batch = _Batch()
+        self._writer: BackgroundWriter | None = None
+        self._embedded = 0  # chunks embedded so far (written a moment later)
         self.stale_failures: list[str] = []
 
     # --- planning ---------------------------------------------------------------------
@@ -391,22 +394,23 @@ class Syncer:
 
     def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
         assert self.books is not None
+        books = self.books
         self.languages = embedder_languages(self.settings)
         total = len(to_parse)
         self.progress("files", 0, total)
-        for index, result in self._parsed(to_parse):
-            path, source, root, sha, is_new = to_parse[index]
-            if isinstance(result, str):
-                self._fail(source, result)
-                self.books.record_failure(source, root, sha, result)
-            elif not result.chunks:
-                error = "empty file: no text to index"
-                self._fail(source, error)
-                self.books.record_failure(source, root, sha, error)
-            else:
-                self._add_file(path, source, root, sha, is_new, result)
-            self.progress("files", index + 1, total)
-        self._flush()
+        with BackgroundWriter() as writer:
+            self._writer = writer
+            for index, result in self._parsed(to_parse):
+                path, source, root, sha, is_new = to_parse[index]
+                if isinstance(result, str) or not result.chunks:
+                    error = result if isinstance(result, str) else "empty file: no text to index"
+                    self._fail(source, error)
+                    writer.submit(lambda s=source, r=root, h=sha, e=error:
+                                  books.record_failure(s, r, h, e))
+                else:
+                    self._add_file(path, source, root, sha, is_new, result)
+                self.progress("files", index + 1, total)
+            self._flush()
 
     def _add_file(self, path: Path, source: str, root: str, sha: str, is_new: bool, parsed: ParsedFile) -> None:
         record = FileRecord(
@@ -441,21 +445,27 @@ class Syncer:
                 self._flush()
 
     def _flush(self) -> None:
+        """Embed the batch here; write it on the writer thread while the next one is embedded."""
         batch, self._batch = self._batch, _Batch()
         if not batch.ids:
             return
         t0 = time.perf_counter()
         vectors = self.embeddings.embed_documents(batch.embed_texts)
-        self.report.embed_seconds += time.perf_counter() - t0
-        self._upsert(self.collection, batch, list(range(len(batch.ids))), vectors)
+        multilingual: list[list[float]] = []
         if batch.multilingual and self.multilingual is not None:
-            t0 = time.perf_counter()
             texts = [batch.embed_texts[i] for i in batch.multilingual]
-            vectors = factories.build_multilingual_embeddings().embed_documents(texts)
-            self.report.embed_seconds += time.perf_counter() - t0
-            self._upsert(self.multilingual, batch, batch.multilingual, vectors)
+            multilingual = factories.build_multilingual_embeddings().embed_documents(texts)
+        self.report.embed_seconds += time.perf_counter() - t0
+        self._embedded += len(batch.ids)
+        self.progress("chunks", self._embedded, 0)  # here: a chat page updates from its own thread
+        assert self._writer is not None  # set by _ingest
+        self._writer.submit(lambda: self._write(batch, vectors, multilingual))
+
+    def _write(self, batch: _Batch, vectors: list[list[float]], multilingual: list[list[float]]) -> None:
+        self._upsert(self.collection, batch, list(range(len(batch.ids))), vectors)
+        if multilingual:
+            self._upsert(self.multilingual, batch, batch.multilingual, multilingual)
         self.report.chunks_written += len(batch.ids)
-        self.progress("chunks", self.report.chunks_written, 0)
         for owner in batch.owners:
             owner.remaining -= 1
             if owner.remaining == 0:
