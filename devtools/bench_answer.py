@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from devtools.metrics import pct
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
@@ -47,14 +47,6 @@ QUESTIONS = [
     "报销金额超过 10000 元需要谁审批？",
     "报销款什么时候打款？",
 ]
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def raw_run(handle: Any, prompt: str, settings: Any) -> dict[str, float]:

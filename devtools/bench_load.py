@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from devtools.bench_answer import QUESTIONS, pct
+from devtools.bench_answer import QUESTIONS
+from devtools.metrics import pct
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import Settings, load_settings

@@ -9,11 +9,13 @@
   Contractions (``don't``) and quote conversion are where nltk would differ.
 - Containment: :func:`contains_answer` (free-form answers, loose retrieval hits).
 - Retrieval: :func:`chunk_hits`, :func:`recall_at_k`, :func:`mrr_at_k`, :class:`RetrievalScores`.
+- Timings: :func:`pct` (percentiles).
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import string
 import unicodedata
 from collections import Counter
@@ -255,3 +257,12 @@ class RetrievalScores:
         """Keys "recall@1", "recall@5", "recall@10", "mrr@10", "n"."""
         return {"recall@1": self.recall_at_1, "recall@5": self.recall_at_5,
                 "recall@10": self.recall_at_10, "mrr@10": self.mrr_at_10, "n": self.n}
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (1..99) of ``values``, interpolated; NaN for none."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return float(values[0])
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
