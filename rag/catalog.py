@@ -49,7 +49,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row
 """
 
 _CJK = CJK_RANGE
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+", re.UNICODE)
+_TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)", re.UNICODE)  # (CJK run, word)
 
 # Version of the lexical tokenisation. A catalog indexed by another version is re-indexed by the
 # next sync (see Catalog.__init__). 2: CJK characters indexed as well as bigrams; diacritics
@@ -83,21 +83,28 @@ def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1)
+def _unit() -> Callable[[str], str]:
+    """A word as it is indexed: folded, then stemmed (cached: retrieval tokenises every
+    candidate chunk of every question, and the same words come back)."""
+    stem = _stem()
+    return lru_cache(maxsize=200_000)(lambda word: stem(_fold(word)))
+
+
 def lexical_runs(text: str) -> list[list[str]]:
     """The text as runs of consecutive units: stemmed words (a run of words ends only at CJK
     text), or the characters of one CJK run. Adjacent units of a run form the text's phrases."""
-    stem = _stem()
+    unit = _unit()
     runs: list[list[str]] = []
     words: list[str] = []
-    for match in _TOKEN.finditer(text):
-        run = match.group(0)
-        if is_cjk(run):
+    for cjk, word in _TOKEN.findall(text):
+        if cjk:
             if words:
                 runs.append(words)
                 words = []
-            runs.append(list(run))
+            runs.append(list(cjk))
         else:
-            words.append(stem(_fold(run)))
+            words.append(unit(word))
     if words:
         runs.append(words)
     return runs

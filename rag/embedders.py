@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rag.config import Settings
 from rag.embedder_export import onnx_model
 from rag.errors import ConfigError
@@ -30,7 +32,7 @@ _lock = threading.Lock()
 # --- embeddings ------------------------------------------------------------------------
 def similarity(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity of two normalised embeddings (every embedder here normalises)."""
-    return float(sum(x * y for x, y in zip(a, b, strict=False)))
+    return float(np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
 
 
 def embedding_model_dir(settings: Settings) -> Path:
