@@ -3,8 +3,8 @@ sentence-transformers folder (no download): sentence-transformers exports it thr
 and its ``export_dynamic_quantized_onnx_model`` makes the int8 copy (dynamic quantisation:
 weights int8 per channel, activations quantised on the fly; no calibration data).
 
-The export is made once, at ``make install`` (``python -m rag embedder``) or at first use, into
-``RAG_MODELS_DIR/embedders/<model>-<fingerprint>/`` and reused by every process. It is built in
+The export is made once, at first use (or when ``make bundle`` builds the offline bundle, which
+ships it), into ``RAG_MODELS_DIR/embedders/<model>-<fingerprint>/`` and reused by every process. It is built in
 a temporary folder and renamed into place, so a crash or a second process never leaves half a
 model. ``RAG_EMBEDDING_BACKEND=torch`` keeps the original PyTorch path.
 """

@@ -135,8 +135,9 @@ def embedding_threads(settings: Settings) -> int:
 
 
 @lru_cache(maxsize=2)
-def _embeddings(model_dir: str, device: str, backend: str, threads: int,
+def _embeddings(model_dir: str, device: str, threads: int,
                 file_name: str | None) -> LockedEmbeddings:
+    """``file_name``: the ONNX model inside ``model_dir`` (ONNX Runtime), or None (PyTorch)."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
     kwargs: dict[str, Any] = {"device": device, "local_files_only": True}
@@ -167,14 +168,13 @@ def build_embeddings(settings: Settings) -> LockedEmbeddings:
     safe to share between threads): ONNX Runtime over the int8 export by default
     (:mod:`rag.embedder_export`), or PyTorch with ``RAG_EMBEDDING_BACKEND=torch``."""
     path = embedding_model_dir(settings)
-    backend = settings.embedding_backend
     with _lock:
         file_name: str | None = None
-        if backend != "torch":
+        if settings.embedding_backend != "torch":
             path, file_name = onnx_model(settings, path, embedder_info(settings).fingerprint)
         try:
-            return _embeddings(str(path), settings.embedding_device, backend,
-                               embedding_threads(settings), file_name)
+            return _embeddings(str(path), settings.embedding_device, embedding_threads(settings),
+                               file_name)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load the embedding model at {path}: {exc}") from None
 
