@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.catalog import Catalog, FileRecord
+from rag.catalog import Catalog, FileRecord, index_tokens
 
 
 def _add(catalog: Catalog, source: str, texts: list[str]) -> None:
@@ -36,3 +36,25 @@ def test_function_words_do_not_bring_candidates_unless_they_are_all_there_is(tmp
     assert len(catalog.search("What is it?", k=10)) == 0  # "is", "it": nothing to match
     assert len(catalog.search("the end", k=10)) == 3  # "end" is a content word
     assert len(catalog.search("at the", k=10)) == 3  # function words only: they are kept
+
+
+def test_common_terms_only_rescore_and_the_scores_stay_fts5s(tmp_path: Path, monkeypatch) -> None:
+    """Over the postings budget the commonest terms no longer choose candidates, but a
+    candidate's score is still FTS5's BM25 over every term (compared with SQLite's own)."""
+    catalog = Catalog(tmp_path)
+    texts = [f"Report {i} on the {('budget', 'office', 'canteen')[i % 3]}." for i in range(60)]
+    texts += ["The office budget for travel was cut.", "Travel budget: office travel rules.",
+              "Travel expenses are refunded monthly."]
+    _add(catalog, "a.md", texts)
+    question = "What is the office travel budget?"
+    exact = catalog.search(question, k=100)  # 3 + 22 + 22 rows of postings: under the budget
+    assert len(exact) == 43
+    monkeypatch.setattr("rag.catalog.POSTINGS_BUDGET", 5)
+    bounded = catalog.search(question, k=100)
+    # "travel" (3 rows) chooses; "budget" and "offic" (22 rows each) only add to the scores.
+    assert [cid for cid, _ in bounded] == ["a.md-61", "a.md-60", "a.md-62"]
+    for (cid, score), (exact_cid, exact_score) in zip(bounded, exact[:3], strict=True):
+        assert cid == exact_cid and abs(score - exact_score) < 1e-9
+    assert len(catalog.search(question, k=2)) == 2
+    rows, tokens = catalog._index_sizes()
+    assert (rows, tokens) == (63, sum(len(index_tokens(t)) for t in texts))
