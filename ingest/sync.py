@@ -311,6 +311,9 @@ class Syncer:
                 self.multilingual = factories.multilingual_collection(client, settings, create=True)
                 if self.multilingual is None:  # turned off: still delete from an old one
                     self.multilingual = factories.multilingual_collection(client, settings, create=False)
+                for collection in (self.collection, self.multilingual):
+                    if collection is not None:
+                        factories.keep_search_width(collection, settings)
                 self.max_batch = factories.max_write_batch(client)
                 books.set_meta("embedder", self.info.as_json())
             for source in removed:  # Chroma first, catalog last: a killed run redoes this

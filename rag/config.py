@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     candidates: int = Field(
         30, ge=1, description="Candidates each retriever contributes before fusion."
     )
+    hnsw_ef_search: int = Field(
+        200, ge=10, le=10_000,
+        description="How widely Chroma's vector index searches (its HNSW ef_search; Chroma's "
+        "default is 100): higher finds near neighbours more surely in large stores of "
+        "near-duplicate documents. New collections get it; an existing one by the next ingestion that changes the store.",
+    )
     embedding_languages: str | None = Field(
         None,
         description="Languages the embedding model understands, comma-separated ISO codes "

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.catalog import lexical_tokens
 from rag.citations import strip_markers
 from rag.embedders import similarity as embedding_similarity
+from rag.lexical import lexical_tokens
 from rag.prompts import is_not_found
 from rag.schemas import Evidence
 from rag.text import CJK_RANGE

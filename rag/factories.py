@@ -38,6 +38,7 @@ from rag.store import (
     check_embedder,
     delete_collection,
     get_collection,
+    keep_search_width,
     max_write_batch,
     multilingual_collection,
     multilingual_collection_name,
@@ -50,7 +51,7 @@ __all__ = [
     "RetrieverHandle", "build_chroma_client", "build_embeddings", "build_llm", "build_multilingual_embeddings",
     "build_multilingual_store", "build_retriever", "build_server_llm", "build_vectorstore",
     "check_embedder", "default_model_path", "delete_collection", "embedder_info",
-    "embedding_model_dir", "get_collection", "max_write_batch", "model_path",
+    "embedding_model_dir", "get_collection", "keep_search_width", "max_write_batch", "model_path",
     "multilingual_collection", "multilingual_collection_name", "reset_chroma_cache",
 ]
 

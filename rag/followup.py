@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from rag.catalog import content_tokens, query_text
+from rag.lexical import content_tokens, query_text
 from rag.text import is_cjk
 
 _EN_OPENERS = re.compile(

@@ -13,8 +13,8 @@ import re
 
 import cn2an
 
-from rag.catalog import content_tokens, lexical_tokens
 from rag.citations import strip_markers
+from rag.lexical import content_tokens, lexical_tokens
 from rag.text import is_cjk
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

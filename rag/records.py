@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rag.catalog import LEXICAL_VERSION, Catalog, FileRecord, header_for
+from rag.catalog import Catalog, FileRecord, header_for
 from rag.config import Settings
 from rag.errors import StoreFormatError, StoreLockedError
+from rag.lexical import LEXICAL_VERSION
 from rag.store import (
     CHROMA_SUBDIR,
     build_chroma_client,

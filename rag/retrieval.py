@@ -66,16 +66,11 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.access import EVERYTHING, Access
-from rag.catalog import (
-    LEXICAL_VERSION,
-    Catalog,
-    lexical_tokens,
-    query_text,
-    terms_and_phrases,
-)
+from rag.catalog import Catalog
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
+from rag.lexical import LEXICAL_VERSION, lexical_tokens, query_text, terms_and_phrases
 from rag.records import refresh_catalog
 
 log = logging.getLogger(__name__)

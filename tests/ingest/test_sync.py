@@ -116,6 +116,32 @@ def test_multilingual_index_follows_the_setting(docs: Path, store: Path) -> None
     assert store_state(on)["multilingual"] == {}
 
 
+def test_the_search_width_is_the_settings_for_new_and_existing_collections(docs: Path, store: Path) -> None:
+    """New collections are made with RAG_HNSW_EF_SEARCH; an existing one (Chroma keeps the
+    configuration it was made with) gets a changed value from the next sync that writes."""
+    write(docs, "policy.md", POLICY)
+    write(docs, "报销.md", CHINESE)
+
+    def widths(settings: Settings) -> set[int]:
+        factories.reset_chroma_cache()
+        client = factories.build_chroma_client(settings)
+        return {c.configuration["hnsw"]["ef_search"] for c in (
+            client.get_collection(settings.collection),
+            factories.multilingual_collection(client, settings, create=False))}
+
+    first = settings_for(docs, store)
+    run_sync([], first)
+    assert widths(first) == {first.hnsw_ef_search} and first.hnsw_ef_search != 100
+    wider = settings_for(docs, store, hnsw_ef_search=300)
+    run_sync([], wider)
+    assert widths(wider) == {200}  # nothing changed, nothing written: not yet
+    write(docs, "travel.md", TRAVEL)
+    run_sync([], wider)
+    assert widths(wider) == {300}
+    assert [d.metadata["source"] for d in factories.build_retriever(wider).search(
+        "hotel cap per night", mode="dense")][:1] == ["travel.md"]
+
+
 def test_ids_are_deterministic_and_rebuild_converges(docs: Path, store: Path) -> None:
     settings = settings_for(docs, store)
     write(docs, "policy.md", POLICY)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.catalog import Catalog, FileRecord, index_tokens
+from rag.catalog import Catalog, FileRecord
+from rag.lexical import index_tokens
 
 
 def _add(catalog: Catalog, source: str, texts: list[str]) -> None:

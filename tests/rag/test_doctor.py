@@ -13,7 +13,7 @@ import pytest
 
 from ingest.sync import run_sync
 from rag import doctor
-from rag.bundled_models import QWEN
+from rag.bundled_models import GEMMA, QWEN, assemble
 from rag.config import load_settings
 from tests.conftest import ROOT
 from tests.servers import free_port
@@ -76,6 +76,7 @@ def test_a_missing_model_or_server_fails_the_run(tmp_path: Path) -> None:
 
 
 def test_the_gemma_file_reads_too() -> None:
-    mem = doctor.gguf_memory(ROOT / "data" / "models" / "gemma-3-270m-q4_k_m.gguf", 4096)
+    path = assemble(GEMMA.name, ROOT / "data" / "models")  # placed once, as the product does
+    mem = doctor.gguf_memory(path, 4096)
     assert mem["parameters"] == 270_000_000 and mem["kv_cache_gb"] > 0
     assert mem["needed_gb"] > mem["file_gb"] > 0.2

@@ -9,18 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from rag.catalog import (
-    CATALOG_NAME,
+from rag.catalog import CATALOG_NAME, Catalog, FileRecord
+from rag.config import Settings, load_settings
+from rag.embedders import card_languages, dense_understands
+from rag.lexical import (
     LEXICAL_VERSION,
-    Catalog,
-    FileRecord,
     index_tokens,
     lexical_tokens,
     query_text,
     terms_and_phrases,
 )
-from rag.config import Settings, load_settings
-from rag.embedders import card_languages, dense_understands
 from rag.retrieval import Hit, Retriever, lexical_coverage, relevance
 from rag.text import language as question_language
 
