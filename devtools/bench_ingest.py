@@ -5,7 +5,8 @@ process) on the folder, and ours into a fresh store, with their ratio; then enco
 bare ``SentenceTransformer.encode``, and report both rates, their ratio, peak memory, and the
 time of a second run with nothing changed (in process and as a fresh ``python -m ingest``).
 Then a mixed folder (:mod:`devtools.mixed_folder`: PDF, DOCX, PPTX, XLSX, CSV, EML and a scanned
-page read by OCR) into another fresh store: files, chunks and time.
+page read by OCR) into another fresh store: files, chunks and time; and 400 small files (a
+paragraph each, from the folder), where the cost per file shows.
 
     python -m devtools.bench_ingest [FOLDER] [--json]
 """
@@ -42,6 +43,21 @@ def mixed_folder_run(folder: Path) -> dict[str, object]:
     ocr = client.get_collection(settings.collection).get(where={"ocr": True})["ids"]
     return {"kinds": list(KINDS), "files": report.files_added, "failed": len(report.files_failed),
             "chunks": report.chunks_written, "ocr_chunks": len(ocr), "seconds": report.seconds}
+
+
+def small_files_run(folder: Path, count: int = 400) -> dict[str, object]:
+    """``count`` one-paragraph files (up to 300 characters each, from ``folder``) into a fresh store."""
+    scratch = Path(tempfile.mkdtemp(prefix="rag-bench-small-"))
+    docs = scratch / "docs"
+    docs.mkdir()
+    paragraphs = [p.strip()[:300] for f in sorted(folder.glob("*.md"))
+                  for p in f.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) >= 100]
+    for i, text in enumerate(paragraphs[:count]):
+        (docs / f"note{i:03}.md").write_text(text + "\n", encoding="utf-8")
+    settings = load_settings(docs_dir=docs, store_dir=scratch / "store")
+    report = run_sync([docs], settings)
+    return {"files": report.files_added, "chunks": report.chunks_written,
+            "seconds": report.seconds, "embed_seconds": round(report.embed_seconds, 2)}
 
 
 def diy_run(folder: Path, model_dir: Path) -> dict[str, float | int]:
@@ -130,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "rerun_fresh_process_fraction": round(rerun_process_s / (pipeline_s + load_s), 4),
         "rerun_fresh_process_unchanged": fresh.get("files_unchanged"),
         "mixed": mixed_folder_run(args.folder),
+        "small_files": small_files_run(args.folder),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
         f"Python {platform.python_version()}",
     }
@@ -154,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  mixed folder ({', '.join(mixed['kinds'])}): {mixed['files']} files in, "
           f"{mixed['failed']} refused, {mixed['chunks']} chunks ({mixed['ocr_chunks']} by OCR), "
           f"{mixed['seconds']:.2f} s")
+    small = result["small_files"]
+    print(f"  small files: {small['files']} files of one paragraph, {small['chunks']} chunks, "
+          f"{small['seconds']:.2f} s ({small['embed_seconds']:.2f} s of it embedding)")
     if args.json:
         print(json.dumps(result))
     return 0

@@ -469,10 +469,13 @@ class Syncer:
         if multilingual:
             self._upsert(self.multilingual, batch, batch.multilingual, multilingual)
         self.report.chunks_written += len(batch.ids)
+        finished = []
         for owner in batch.owners:
             owner.remaining -= 1
             if owner.remaining == 0:
-                self._finish_file(owner)
+                finished.append(owner)
+        if finished:
+            self._finish_files(finished)
 
     def _upsert(self, collection: Any, batch: _Batch, positions: list[int], vectors: list[list[float]]) -> None:
         """Write the chunks at ``positions`` of the batch, in pieces Chroma accepts."""
@@ -489,16 +492,21 @@ class Syncer:
             if collection is not None:
                 collection.delete(where=where)
 
-    def _finish_file(self, pending: _Pending) -> None:
+    def _finish_files(self, finished: list[_Pending]) -> None:
+        """Files whose chunks are all in Chroma: old chunks deleted, then recorded (one records
+        write for the batch's files: per file it cost 29 ms, 1.2 of a 40-file run's seconds)."""
         assert self.books is not None
-        record = pending.record
-        # Also for "new" files: a run killed earlier may have left chunks of other content.
-        self._delete(where={"$and": [{"source": record.source}, {"file_sha256": {"$ne": record.sha256}}]})
-        self.books.commit_file(record, zip(pending.ids, pending.texts))
-        if pending.is_new:
-            self.report.files_added += 1
-        else:
-            self.report.files_updated += 1
+        for pending in finished:
+            record = pending.record
+            # Also for "new" files: a run killed earlier may have left chunks of other content.
+            self._delete(where={"$and": [{"source": record.source},
+                                         {"file_sha256": {"$ne": record.sha256}}]})
+        self.books.commit_files([(p.record, zip(p.ids, p.texts)) for p in finished])
+        for pending in finished:
+            if pending.is_new:
+                self.report.files_added += 1
+            else:
+                self.report.files_updated += 1
 
 
 def run_sync(

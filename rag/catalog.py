@@ -186,7 +186,10 @@ class Catalog:
         """Replace a file's lexical rows and manifest row at once. ``chunks``: (id, text)."""
         self._forget_counts()  # this connection's writes do not move data_version
         with self.conn:
-            self.conn.execute("DELETE FROM chunks_fts WHERE source = ?", (record.source,))
+            # FTS5 finds a source's rows by reading every row (62 ms at 110,000 chunks): only
+            # for a file the catalog has (its rows and its files row are written together).
+            if self.conn.execute("SELECT 1 FROM files WHERE source = ?", (record.source,)).fetchone():
+                self.conn.execute("DELETE FROM chunks_fts WHERE source = ?", (record.source,))
             self.conn.executemany(
                 "INSERT INTO chunks_fts(tokens, chunk_id, source) VALUES (?, ?, ?)",
                 [(" ".join(index_tokens(text)), cid, record.source) for cid, text in chunks],

@@ -59,3 +59,21 @@ def test_common_terms_only_rescore_and_the_scores_stay_fts5s(tmp_path: Path, mon
     assert len(catalog.search(question, k=2)) == 2
     rows, tokens = catalog._index_sizes()
     assert (rows, tokens) == (63, sum(len(index_tokens(t)) for t in texts))
+
+
+def test_a_new_file_is_added_without_scanning_the_index_and_a_changed_one_replaced(
+        tmp_path: Path) -> None:
+    """FTS5 finds a source's rows only by reading every row: a file the catalog does not
+    have has none, so its commit skips that delete (62 ms a file at 110,000 chunks)."""
+    catalog = Catalog(tmp_path)
+    statements: list[str] = []
+    catalog.conn.set_trace_callback(statements.append)
+    _add(catalog, "a.md", ["Invoices are paid within 30 days.", "The canteen opens at nine."])
+    assert not [s for s in statements if s.startswith("DELETE FROM chunks_fts")]
+    _add(catalog, "a.md", ["Invoices are paid within 45 days."])  # changed: its old rows go
+    assert [s for s in statements if s.startswith("DELETE FROM chunks_fts")]
+    rows = catalog.conn.execute("SELECT chunk_id, tokens FROM chunks_fts").fetchall()
+    assert rows == [("a.md-0", " ".join(index_tokens("Invoices are paid within 45 days.")))]
+    catalog.remove_file("a.md")
+    _add(catalog, "a.md", ["Back again."])
+    assert catalog.conn.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == 1
