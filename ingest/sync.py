@@ -493,20 +493,17 @@ class Syncer:
                 collection.delete(where=where)
 
     def _finish_files(self, finished: list[_Pending]) -> None:
-        """Files whose chunks are all in Chroma: old chunks deleted, then recorded (one records
-        write for the batch's files: per file it cost 29 ms, 1.2 of a 40-file run's seconds)."""
+        """Files whose chunks are all in Chroma: their older chunks deleted, then recorded, one
+        Chroma call each for the batch's files (per file: 29 ms, 1.2 of a 40-file run's s)."""
         assert self.books is not None
-        for pending in finished:
-            record = pending.record
-            # Also for "new" files: a run killed earlier may have left chunks of other content.
-            self._delete(where={"$and": [{"source": record.source},
-                                         {"file_sha256": {"$ne": record.sha256}}]})
+        # Also for "new" files: a run killed earlier may have left chunks of other content.
+        stale = [{"$and": [{"source": p.record.source}, {"file_sha256": {"$ne": p.record.sha256}}]}
+                 for p in finished]
+        self._delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
         self.books.commit_files([(p.record, zip(p.ids, p.texts)) for p in finished])
-        for pending in finished:
-            if pending.is_new:
-                self.report.files_added += 1
-            else:
-                self.report.files_updated += 1
+        added = sum(p.is_new for p in finished)
+        self.report.files_added += added
+        self.report.files_updated += len(finished) - added
 
 
 def run_sync(

@@ -300,3 +300,25 @@ def test_the_files_of_a_batch_are_recorded_in_one_write(docs: Path, store: Path,
     records = Records.open(factories.build_chroma_client(settings), settings, create=False)
     assert records is not None and len(records.files()) == 12
     assert run_sync([], settings).files_unchanged == 12
+
+
+def test_chunks_a_killed_run_left_are_deleted_for_every_file_of_a_batch(docs: Path, store: Path) -> None:
+    """Chunks of other content under the names of files a batch adds (as a run killed before
+    recording them leaves them) go, in one delete for the batch, for each of its files."""
+    write(docs, "policy.md", POLICY)
+    settings = settings_for(docs, store, batch_size=64)
+    run_sync([], settings)
+    collection = factories.build_chroma_client(settings).get_collection(settings.collection)
+    dimension = factories.embedder_info(settings).dimension
+    stale = [f"stale-{name}" for name in ("a.md", "b.md", "c.md")]
+    collection.upsert(ids=stale, embeddings=[[0.1] * dimension] * 3, documents=["old"] * 3,
+                      metadatas=[{"source": n, "file_sha256": "older", "chunk_index": 0, "title": n}
+                                 for n in ("a.md", "b.md", "c.md")])
+    for name in ("a.md", "b.md", "c.md"):
+        write(docs, name, f"# {name}\n\nThe {name} rule applies on Mondays.\n")
+    report = run_sync([], settings)
+    assert report.files_added == 3
+    assert not collection.get(ids=stale)["ids"]
+    assert {m["source"] for m in collection.get(include=["metadatas"])["metadatas"]} == {
+        "policy.md", "a.md", "b.md", "c.md"}
+    assert sorted(store_state(settings)["files"]) == ["a.md", "b.md", "c.md", "policy.md"]
