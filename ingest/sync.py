@@ -25,21 +25,19 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
-import types
-from collections.abc import Callable, Iterator
-from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest.parse import ParsedFile, SplitConfig, parse_file, truncate_to_tokens
+from ingest.parse import ParsedFile, SplitConfig, truncate_to_tokens
 from ingest.walk import folder_files
+from ingest.workers import ParserPool
 from ingest.writer import BackgroundWriter
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, header_for, sha256_file
@@ -52,7 +50,6 @@ from rag.schemas import FileFailure, IngestReport
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".write.lock"
-_LOOKAHEAD = 4  # files parsed ahead of the embedder
 
 
 def write_lock(settings: Settings) -> FileLock:
@@ -163,21 +160,6 @@ class _Batch:
 ProgressFn = Callable[[str, int, int], None]
 
 
-@contextmanager
-def plain_main() -> Iterator[None]:
-    """Files are parsed in *spawned* worker processes, and a spawned process first re-runs the
-    parent's ``__main__`` file: under Streamlit (which runs each page as ``__main__``) it would
-    run the page again, in bare mode; under a server, the server. While this is active,
-    ``__main__`` is an empty module, so a worker imports only what parsing needs."""
-    saved = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if saved is not None:
-            sys.modules["__main__"] = saved
-
-
 class Syncer:
     """One ingestion run against one store. Use :func:`run_sync`."""
 
@@ -284,6 +266,7 @@ class Syncer:
 
         lock = None if locked else acquire_write_lock(settings, take_over=take_over)
         catalog = None
+        stack = ExitStack()
         try:
             if not rebuild and self._nothing_to_do(targets):
                 self.report.seconds = round(time.perf_counter() - started, 3)
@@ -305,6 +288,9 @@ class Syncer:
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
             to_parse, removed = self.plan(targets, books)
+            if to_parse:  # the worker starts and parses while the rest is set up
+                parser = stack.enter_context(ParserPool(
+                    [item[0] for item in to_parse], self.split, settings.parse_timeout_s))
             books.forget_failure(self.stale_failures)
             if to_parse or removed or books.get_meta("embedder") is None:
                 self.collection = factories.get_collection(client, settings, self.info, create=True)
@@ -322,11 +308,13 @@ class Syncer:
                 self.report.files_removed += 1
             if to_parse:
                 self.embeddings = factories.build_embeddings(settings)
-                self._ingest(to_parse)
+                self._ingest(to_parse, parser)
+                stack.close()
             self.report.chunks_total = books.chunk_count()
             books.set_meta("last_sync", str(time.time()))
             books.mark_in_step()
         finally:
+            stack.close()
             if catalog is not None:
                 catalog.close()
             if lock is not None:
@@ -364,38 +352,7 @@ class Syncer:
         finally:
             catalog.close()
 
-    def _parsed(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> Iterator[tuple[int, ParsedFile | str]]:
-        """Parse files in a worker process, a few ahead, each under the time limit."""
-        import multiprocessing
-
-        from pebble import ProcessExpired, ProcessPool
-
-        timeout = self.settings.parse_timeout_s
-        context = multiprocessing.get_context("spawn")
-        with plain_main(), ProcessPool(max_workers=1, context=context) as pool:
-            futures: dict[int, Any] = {}
-            for index in range(len(to_parse)):
-                for ahead in range(index, min(len(to_parse), index + _LOOKAHEAD)):
-                    if ahead not in futures:
-                        futures[ahead] = pool.schedule(
-                            parse_file, args=(str(to_parse[ahead][0]), self.split), timeout=timeout
-                        )
-                future = futures.pop(index)
-                try:
-                    yield index, future.result()
-                except LoaderError as exc:
-                    yield index, str(exc)
-                except FutureTimeout:
-                    yield index, (
-                        f"parsing took longer than {timeout:g} s and was stopped (a hostile or "
-                        "huge file?): fix the file or raise RAG_PARSE_TIMEOUT_S"
-                    )
-                except ProcessExpired as exc:
-                    yield index, f"the parser crashed on this file ({exc}): re-export or repair it"
-                except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-                    yield index, f"could not parse the file ({type(exc).__name__}: {exc})"
-
-    def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]]) -> None:
+    def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]], parser: ParserPool) -> None:
         assert self.books is not None
         books = self.books
         self.languages = embedder_languages(self.settings)
@@ -403,7 +360,7 @@ class Syncer:
         self.progress("files", 0, total)
         with BackgroundWriter() as writer:
             self._writer = writer
-            for index, result in self._parsed(to_parse):
+            for index, result in parser.results():
                 path, source, root, sha, is_new = to_parse[index]
                 if isinstance(result, str) or not result.chunks:
                     error = result if isinstance(result, str) else "empty file: no text to index"

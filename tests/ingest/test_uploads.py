@@ -125,7 +125,7 @@ def test_spawned_parse_workers_do_not_rerun_the_page(monkeypatch: pytest.MonkeyP
     import types
     from multiprocessing import spawn
 
-    from ingest.sync import plain_main
+    from ingest.workers import plain_main
 
     page = types.ModuleType("__main__")
     page.__file__ = "/srv/ui/views/documents.py"

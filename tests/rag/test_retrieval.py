@@ -84,6 +84,30 @@ def test_index_tokens_hold_cjk_characters_and_bigrams() -> None:
     assert index_tokens("Hotels booked in Zürich") == ["hotel", "book", "in", "zurich"]
 
 
+def test_words_stem_the_same_from_many_threads_at_once() -> None:
+    """The chat page and the API tokenise from several threads; a stemmer keeps state while it
+    works, so a shared one could hand a thread another word's stem."""
+    import random
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag import lexical
+
+    vocabulary = ("connections generously running reimbursement travelling employees approved "
+                  "holidays allowances contractual dismissal organisational").split()
+    words = [random.Random(i).choice(vocabulary) for i in range(6000)]
+    expected = [lexical._stem(w) for w in words]  # noqa: SLF001
+    assert [lexical._stem(w) for w in vocabulary[:4]] == [  # noqa: SLF001
+        "connect", "generous", "run", "reimburs"]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for _ in range(5):
+                assert list(pool.map(lexical._stem, words)) == expected  # noqa: SLF001
+    finally:
+        sys.setswitchinterval(switch)
+
 def test_query_text_drops_only_the_first_interrogative() -> None:
     assert query_text("Who is the producer of Doctor Who?").split() == [
         "is", "the", "producer", "of", "Doctor", "Who?"]

@@ -64,7 +64,8 @@ def write_corpus(docs: Path, corpus: dict[str, str] = CORPUS) -> None:
 @pytest.fixture(scope="session")
 def ui_kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
     """The tiny corpus, ingested once (read-only for the tests: copy it to change it)."""
-    from ingest.sync import plain_main, run_sync
+    from ingest.sync import run_sync
+    from ingest.workers import plain_main
     from rag.config import Settings
 
     base = tmp_path_factory.mktemp("ui-kb")

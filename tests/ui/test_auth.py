@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.sync import plain_main, run_sync
+from ingest.sync import run_sync
+from ingest.workers import plain_main
 from rag.config import Settings
 from rag.users import Users
 from tests.ui.conftest import ADMIN, ADMIN_PASSWORD, APP, KB, TIMEOUT, use_kb

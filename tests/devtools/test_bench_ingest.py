@@ -1,0 +1,49 @@
+"""``make bench-ingest`` compares ours with the bare encoder on the same texts: the texts it
+encodes bare are exactly the ones ingestion embedded (title/heading line and chunk), for a
+folder with headings, a file in a subfolder and a file ingestion refuses; the parsing worker's
+memory is measured on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devtools.bench_ingest import embedded_texts, parser_peak_mb
+from ingest.parse import truncate_to_tokens
+from ingest.sync import run_sync
+from rag import factories
+from rag.catalog import header_for
+from rag.config import load_settings
+
+
+def test_the_bare_texts_are_the_ones_ingestion_embedded(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "policies").mkdir(parents=True)
+    (docs / "travel.md").write_text(
+        "# Travel policy\n\n## Hotels\n\n" + "Hotels are booked through the travel desk. " * 40
+        + "\n\n## Trains\n\nSecond class for trips under four hours.\n", encoding="utf-8")
+    (docs / "policies" / "leave.txt").write_text("Annual leave is 25 days a year.\n", encoding="utf-8")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really a PDF")
+    settings = load_settings(docs_dir=docs, store_dir=tmp_path / "store")
+
+    texts = embedded_texts(docs, settings)
+    report = run_sync([docs], settings)
+
+    assert len(report.files_failed) == 1 and report.chunks_written == len(texts) > 3
+    got = factories.build_chroma_client(settings).get_collection(settings.collection).get(
+        include=["documents", "metadatas"])
+    tokenizer = str(factories.embedder_info(settings).tokenizer_file)
+    stored = [truncate_to_tokens(header_for(m["title"], m.get("heading")), tokenizer, 30) + "\n" + d
+              for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+    assert sorted(texts) == sorted(stored)
+    assert any(t.startswith("Travel policy > ") and t.split("\n")[0].endswith("Hotels") for t in texts)
+
+
+def test_the_parsers_memory_is_its_own(tmp_path: Path) -> None:
+    """Measured in a process of its own: a worker's kernel figure is its parent's size at fork."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nSome text.\n", encoding="utf-8")
+    ballast = bytearray(600 * 2**20)  # this process grows; the parser's figure must not
+    ballast[:: 4096] = b"\1" * len(ballast[:: 4096])
+    settings = load_settings(docs_dir=docs, store_dir=tmp_path / "store")
+    assert 20 < parser_peak_mb(docs, settings) < 400
