@@ -58,3 +58,17 @@ def test_after_a_change_the_lexical_index_and_chroma_are_in_step(source: Path, t
     collection = factories.build_chroma_client(settings).get_collection(settings.collection)
     collection.delete(ids=collection.get(include=[], limit=1)["ids"])
     assert not in_step(store, change["marker"], change["marked_file"])["same_ids"]
+
+
+def test_the_ingesting_process_reports_its_own_peak_memory(tmp_path: Path) -> None:
+    """Not the bench's: ``getrusage`` would count the size of the process that started it."""
+    from devtools.bench_scale import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.md").write_text("# Leave\n\nAnnual leave is 25 days.\n", encoding="utf-8")
+    ballast = bytearray(1500 * 2**20)  # this process: 1.5 GB more than the ingesting one needs
+    ballast[:: 4096] = b"\1" * len(ballast[:: 4096])
+    result = ingest(docs, tmp_path / "store")
+    assert result["report"]["chunks_written"] == 1
+    assert 100 < result["peak_rss_mb"] < 1400
