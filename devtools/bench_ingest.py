@@ -27,10 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingest.parse import parse_file, truncate_to_tokens
-from ingest.sync import Syncer, collect_targets, run_sync
+from ingest.parse import parse_file
+from ingest.sync import Syncer, chunk_header, collect_targets, run_sync
 from rag import factories
-from rag.catalog import header_for
 from rag.config import Settings, load_settings
 from rag.errors import LoaderError
 
@@ -75,15 +74,14 @@ def embedded_texts(folder: Path, settings: Settings) -> list[str]:
                 parsed = parse_file(str(path), split)
             except LoaderError:
                 continue  # refused by ingestion too
-            texts += [truncate_to_tokens(header_for(parsed.title, chunk.heading),
-                                         split.tokenizer_file, 30) + "\n" + chunk.text
+            texts += [f"{chunk_header(parsed.title, chunk.heading, split.tokenizer_file)}\n{chunk.text}"
                       for chunk in parsed.chunks]
     return texts
 
 
 _PARSE_ALONE = """
 import json, sys
-from pathlib import Path
+from devtools.peak_memory import own_peak_kb
 from ingest.parse import SplitConfig, parse_file
 job = json.load(sys.stdin)
 for path in job["paths"]:
@@ -91,15 +89,13 @@ for path in job["paths"]:
         parse_file(path, SplitConfig(**job["config"]))
     except Exception:
         pass
-status = Path("/proc/self/status").read_text().splitlines()
-print(next(line.split()[1] for line in status if line.startswith("VmHWM:")))  # kB
+print(own_peak_kb())
 """
 
 
 def parser_peak_mb(folder: Path, settings: Settings) -> float:
     """Peak memory of a parsing worker: the folder's files parsed one by one in a fresh process
-    that imports what the worker imports, its own high-water mark (Linux). ``getrusage``'s
-    figure for a child is at least its parent's size when it was started, not what it used."""
+    that imports what the worker imports (:func:`devtools.peak_memory.own_peak_kb`)."""
     paths = [str(p) for target in collect_targets([folder], settings) for p in target.files]
     job = {"paths": paths, "config": dataclasses.asdict(Syncer(settings).split)}
     proc = subprocess.run([sys.executable, "-c", _PARSE_ALONE], input=json.dumps(job),

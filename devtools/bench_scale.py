@@ -56,16 +56,11 @@ def make_corpus(source: Path, out: Path, copies: int, seed: int = 7) -> list[Pat
     return written
 
 
-# ``python -m ingest`` that reports, as it exits, its own peak memory: the high-water mark of
-# its memory (Linux). ``getrusage`` would count at least the size of the process that started
-# it (this one, with models loaded by then) and, for its parser worker, its own size.
+# ``python -m ingest`` that reports, as it exits, its own peak memory (see
+# :mod:`devtools.peak_memory`: not this process's size, which it started with models loaded).
 _PEAK = ("import atexit, runpy, sys\n"
-         "from pathlib import Path\n"
-         "def peak():\n"
-         "    status = Path('/proc/self/status').read_text().splitlines()\n"
-         "    print('PEAK-KB', next(l.split()[1] for l in status if l.startswith('VmHWM:')),"
-         " file=sys.stderr)\n"
-         "atexit.register(peak)\n"
+         "from devtools.peak_memory import own_peak_kb\n"
+         "atexit.register(lambda: print('PEAK-KB', own_peak_kb(), file=sys.stderr))\n"
          "sys.argv[0] = 'ingest'\n"
          "runpy.run_module('ingest', run_name='__main__')\n")
 

@@ -160,6 +160,11 @@ class _Batch:
 ProgressFn = Callable[[str, int, int], None]
 
 
+def chunk_header(title: str, heading: str | None, tokenizer_file: str) -> str:
+    """The title/heading line embedded (and indexed) above a chunk, cut to the room kept for it."""
+    return truncate_to_tokens(header_for(title, heading), tokenizer_file, 30)
+
+
 class Syncer:
     """One ingestion run against one store. Use :func:`run_sync`."""
 
@@ -380,7 +385,7 @@ class Syncer:
         ids = [chunk_id(source, sha, i) for i in range(len(parsed.chunks))]
         pending = _Pending(record=record, is_new=is_new, ids=ids, texts=[], remaining=len(ids))
         for i, chunk in enumerate(parsed.chunks):
-            header = truncate_to_tokens(header_for(parsed.title, chunk.heading), self.split.tokenizer_file, 30)
+            header = chunk_header(parsed.title, chunk.heading, self.split.tokenizer_file)
             meta: dict[str, Any] = {
                 "source": source, "title": parsed.title, "chunk_index": i, "file_sha256": sha,
                 "header": header,
