@@ -269,10 +269,11 @@ class Syncer:
             self.report.seconds = round(time.perf_counter() - started, 3)
             return self.report
 
-        lock = None if locked else acquire_write_lock(settings, take_over=take_over)
-        catalog = None
-        stack = ExitStack()
-        try:
+        # Released in reverse: the parser pool (stopped, not waited for, when the run fails),
+        # then the catalog, then the lock.
+        with ExitStack() as stack:
+            if not locked:
+                stack.callback(acquire_write_lock(settings, take_over=take_over).release)
             if not rebuild and self._nothing_to_do(targets):
                 self.report.seconds = round(time.perf_counter() - started, 3)
                 return self.report
@@ -285,6 +286,7 @@ class Syncer:
                 for suffix in ("", "-wal", "-shm"):
                     (Path(settings.store_dir) / f"{CATALOG_NAME}{suffix}").unlink(missing_ok=True)
             catalog = Catalog(settings.store_dir)
+            stack.callback(catalog.close)
             self.books = books = open_books(client, settings, catalog)
             recorded = books.get_meta("embedder")
             if recorded:
@@ -293,8 +295,9 @@ class Syncer:
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
             to_parse, removed = self.plan(targets, books)
+            parsing = stack.enter_context(ExitStack())  # the parser pool alone
             if to_parse:  # the worker starts and parses while the rest is set up
-                parser = stack.enter_context(ParserPool(
+                parser = parsing.enter_context(ParserPool(
                     [item[0] for item in to_parse], self.split, settings.parse_timeout_s))
             books.forget_failure(self.stale_failures)
             if to_parse or removed or books.get_meta("embedder") is None:
@@ -314,16 +317,10 @@ class Syncer:
             if to_parse:
                 self.embeddings = factories.build_embeddings(settings)
                 self._ingest(to_parse, parser)
-                stack.close()
+                parsing.close()  # every file is parsed: the worker ends before the last writes
             self.report.chunks_total = books.chunk_count()
             books.set_meta("last_sync", str(time.time()))
             books.mark_in_step()
-        finally:
-            stack.close()
-            if catalog is not None:
-                catalog.close()
-            if lock is not None:
-                lock.release()
         self.report.seconds = round(time.perf_counter() - started, 3)
         if self.report.seconds > 0:
             self.report.chunks_per_second = round(self.report.chunks_written / self.report.seconds, 2)

@@ -56,13 +56,17 @@ class ParserPool:
         # __main__ stays empty while the pool lives: it restarts a worker after a timeout.
         self._stack.enter_context(plain_main())
         context = multiprocessing.get_context("spawn")
-        self._pool = self._stack.enter_context(ProcessPool(max_workers=1, context=context))
+        self._pool = ProcessPool(max_workers=1, context=context)
+        self._stack.callback(self._pool.join)
         self._schedule_from(0)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if exc_type is not None:  # the run failed: files parsed ahead are not waited for
+        # Not the pool's own exit: it closes the pool, which waits for every file scheduled.
+        if exc_type is None:
+            self._pool.close()
+        else:  # the run failed: files parsed ahead are not waited for, the worker is ended
             self._pool.stop()
         self._stack.__exit__(exc_type, exc, tb)
 

@@ -213,6 +213,36 @@ def test_second_writer_is_refused(docs: Path, store: Path) -> None:
     assert run_sync([], settings).files_added == 1
 
 
+def test_a_failed_run_stops_the_parser_and_releases_the_store(
+        docs: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error while embedding ends the parsing worker without waiting for the files it was
+    given ahead, releases the store's lock, and the next run stores everything."""
+    from pebble import ProcessPool
+
+    settings = settings_for(docs, store)
+    for i in range(12):
+        write(docs, f"note{i:02}.md", POLICY.replace("25", str(i)))
+
+    class Broken:
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            raise RuntimeError("the embedder broke")
+
+    waited: list[bool] = []
+    real_wait = ProcessPool._wait_queue_depletion
+    monkeypatch.setattr(ProcessPool, "_wait_queue_depletion",
+                        lambda pool, timeout: (waited.append(True), real_wait(pool, timeout))[1])
+    with monkeypatch.context() as broken:
+        broken.setattr(factories, "build_embeddings", lambda s: Broken())
+        with pytest.raises(RuntimeError, match="the embedder broke"):
+            run_sync([], settings)
+    assert not waited, "the parsing worker was waited for instead of stopped"
+
+    report = run_sync([], settings)  # the lock was released; nothing half-written remains
+    assert (report.files_added, report.files_failed) == (12, [])
+    assert len(store_state(settings)["files"]) == 12
+    assert waited  # a run that succeeds does wait for its worker (the spy sees that)
+
+
 def test_parse_time_limit(docs: Path, store: Path, eval_pdfs: Path) -> None:
     settings = settings_for(docs, store, parse_timeout_s=0.001)
     shutil.copy(eval_pdfs / "pdflatex-4-pages.pdf", docs / "slow.pdf")
