@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(
         0, ge=0, description="Threads for the embedding model; 0: the cores this process may use."
     )
+    embedding_batch_size: int = Field(
+        32, ge=1,
+        description="Texts the embedding model encodes at once. 16 encodes about 20% faster on "
+        "a small CPU, but int8 vectors shift a little with the batch (realistic English MRR@10 "
+        "-0.013 against PyTorch), so 32 stays the default; a GPU may want more.",
+    )
     multilingual_embedding: bool = Field(
         True,
         description="Also embed the chunks whose language the embedding model does not "

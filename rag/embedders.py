@@ -135,8 +135,8 @@ def embedding_threads(settings: Settings) -> int:
 
 
 @lru_cache(maxsize=2)
-def _embeddings(model_dir: str, device: str, threads: int,
-                file_name: str | None) -> LockedEmbeddings:
+def _embeddings(model_dir: str, device: str, threads: int, file_name: str | None,
+                batch_size: int) -> LockedEmbeddings:
     """``file_name``: the ONNX model inside ``model_dir`` (ONNX Runtime), or None (PyTorch)."""
     from langchain_huggingface import HuggingFaceEmbeddings
 
@@ -155,11 +155,11 @@ def _embeddings(model_dir: str, device: str, threads: int,
             "file_name": file_name, "provider": "CPUExecutionProvider",
             "session_options": options}}
     # sentence-transformers sorts each call's texts by length before batching (less padding);
-    # ingestion hands it RAG_BATCH_SIZE chunks per call.
+    # ingestion hands it RAG_BATCH_SIZE chunks per call, encoded RAG_EMBEDDING_BATCH_SIZE at once.
     return LockedEmbeddings(HuggingFaceEmbeddings(
         model_name=model_dir,
         model_kwargs=kwargs,
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 32},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     ))
 
 
@@ -174,7 +174,7 @@ def build_embeddings(settings: Settings) -> LockedEmbeddings:
             path, file_name = onnx_model(settings, path, embedder_info(settings).fingerprint)
         try:
             return _embeddings(str(path), settings.embedding_device, embedding_threads(settings),
-                               file_name)
+                               file_name, settings.embedding_batch_size)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot load the embedding model at {path}: {exc}") from None
 

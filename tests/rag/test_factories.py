@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from rag import factories
 from rag.config import load_settings
 
@@ -59,3 +61,25 @@ def test_embedding_calls_are_serialised() -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert Probe.most == 1
+
+
+def test_the_embedder_encodes_the_configured_number_of_texts_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """RAG_EMBEDDING_BATCH_SIZE reaches the model: 7 texts, 3 at once, are 3 forward passes;
+    and a text's vector does not depend on how many were encoded with it (to the int8
+    quantisation's precision: its activations are scaled per batch, cosine 0.99 here)."""
+    texts = [f"Paragraph {i} of the travel policy: hotels up to {100 + i} euros." for i in range(7)]
+    embeddings = factories.build_embeddings(load_settings(embedding_batch_size=3))
+    assert embeddings.encode_kwargs["batch_size"] == 3
+    model = embeddings._client  # the SentenceTransformer  # noqa: SLF001
+    sizes: list[int] = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda features, **kw: (
+        sizes.append(len(features["input_ids"])), forward(features, **kw))[1])
+    three = embeddings.embed_documents(texts)
+    assert sorted(sizes) == [1, 3, 3]
+    monkeypatch.undo()
+    default = factories.build_embeddings(load_settings())
+    assert default.encode_kwargs["batch_size"] == load_settings().embedding_batch_size == 32
+    for a, b in zip(three, default.embed_documents(texts), strict=True):
+        assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.98
