@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from rag.config import Settings
 from rag.embedder_export import onnx_model
 from rag.errors import ConfigError
@@ -32,6 +30,8 @@ _lock = threading.Lock()
 # --- embeddings ------------------------------------------------------------------------
 def similarity(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity of two normalised embeddings (every embedder here normalises)."""
+    import numpy as np  # here: an unchanged re-run of ingestion never needs numpy
+
     return float(np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.bench_ingest import embedded_texts, parser_peak_mb
+from devtools.bench_ingest import embedded_texts, parser_alone
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
@@ -43,4 +43,6 @@ def test_the_parsers_memory_is_its_own(tmp_path: Path) -> None:
     ballast = bytearray(600 * 2**20)  # this process grows; the parser's figure must not
     ballast[:: 4096] = b"\1" * len(ballast[:: 4096])
     settings = load_settings(docs_dir=docs, store_dir=tmp_path / "store")
-    assert 20 < parser_peak_mb(docs, settings) < 400
+    peak_mb, cpu_s = parser_alone(docs, settings)
+    assert 20 < peak_mb < 400
+    assert 0 < cpu_s < 60

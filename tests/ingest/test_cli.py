@@ -63,6 +63,27 @@ def test_exit_0_and_2(docs: Path, store: Path) -> None:
     assert "Traceback" not in bad_setting.stderr
 
 
+_UNCHANGED_RUN = """
+import json, sys
+from ingest.cli import main
+code = main(sys.argv[1:])
+heavy = ("numpy", "langchain_core", "langchain_text_splitters", "chromadb", "onnxruntime", "torch")
+print(json.dumps({"code": code, "imported": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_an_unchanged_rerun_imports_nothing_heavy(docs: Path, store: Path) -> None:
+    """A fresh ``python -m ingest`` with nothing changed answers from the catalog: it imports no
+    model runtime, no Chroma, no numpy and no text splitter (0.37 s instead of about 1 s)."""
+    (docs / "a.md").write_text("# A\n\nThe canteen opens at 11:30.\n")
+    assert ingest(str(docs), "--store", str(store), "--json").returncode == 0
+    rerun = subprocess.run([sys.executable, "-c", _UNCHANGED_RUN, str(docs), "--store", str(store), "--json"],
+                           capture_output=True, text=True, timeout=600, check=False)
+    last = json.loads(rerun.stdout.strip().splitlines()[-1])
+    assert last == {"code": 0, "imported": []}, rerun.stderr
+    assert json.loads(rerun.stdout.strip().splitlines()[-2])["files_unchanged"] == 1
+
+
 def test_progress_lines_on_stderr_and_the_json_report_last_on_stdout(docs: Path, store: Path) -> None:
     for name, topic in (("canteen", "lunch from 11:30"), ("parking", "badge at the gate"),
                         ("library", "books for four weeks")):

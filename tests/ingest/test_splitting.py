@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from tokenizers import Tokenizer
+
 from ingest.parse import SplitConfig, parse_file
-from ingest.splitting import token_counter
+from ingest.splitting import (
+    counts_words_apart,
+    make_splitter,
+    split_text,
+    token_counter,
+)
 from rag import factories
 from rag.config import load_settings
+from tests.conftest import SHARED_EVAL
 
 
 def _config(chunk_size: int = 60) -> SplitConfig:
@@ -37,3 +45,39 @@ def test_chinese_splits_at_sentence_ends(tmp_path) -> None:
 def test_body_limit_leaves_room_for_the_header() -> None:
     config = _config(chunk_size=10_000)
     assert config.body_limit <= config.max_tokens - 2 - 32
+
+
+def _whole_count(tokenizer_file: str):
+    tokenizer = Tokenizer.from_file(tokenizer_file)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def test_counting_word_by_word_gives_the_tokenizers_own_counts() -> None:
+    """The counter sums the counts of a text's words (MiniLM's WordPiece never joins across
+    whitespace): every text the splitter measures in real documents, and texts with the
+    characters str.split() and the tokenizer treat differently, count as the whole text does."""
+    config = _config(chunk_size=200)
+    whole = _whole_count(config.tokenizer_file)
+    assert counts_words_apart(Tokenizer.from_file(config.tokenizer_file))
+    count = token_counter(config.tokenizer_file, config.body_limit)
+    measured: list[str] = []
+
+    def recording(text: str) -> int:
+        measured.append(text)
+        return count(text)
+
+    splitter = make_splitter(config.body_limit, 20, recording)
+    for folder in ("docs_en", "realistic/docs_en", "realistic/docs_zh"):
+        for path in sorted((SHARED_EVAL / folder).glob("*.md"))[:6]:
+            split_text(path.read_text(encoding="utf-8"), splitter, recording, config.body_limit)
+    tricky = [
+        "a\x0bb c", "a\x0cb", "x\x1cy\x1fz", "end\x85next", "no\u00a0break", "ideographic\u3000space",
+        "line\u2028sep", "zero\u200bwidth", "café naïve Ünïcödé", "foo[SEP]bar [CLS]", "emoji 😀 ok",
+        "第1条 员工每年享有带薪年假。", "tab\tnew\nline\r\nend", "  leading and trailing  ", "",
+    ]
+    measured += tricky
+    assert len(measured) > 1000
+    short = [t for t in measured if len(t.split()) <= config.body_limit]
+    assert [count(t) for t in short] == [whole(t) for t in short]
