@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ingest.chunk_writes import chunk_header
 from ingest.parse import parse_file
-from ingest.sync import Syncer, chunk_header, collect_targets, run_sync
+from ingest.sync import Syncer, run_sync
+from ingest.targets import collect_targets
 from rag import factories
 from rag.config import Settings, load_settings
 from rag.errors import LoaderError

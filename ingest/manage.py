@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from ingest.sync import acquire_write_lock
+from ingest.locking import acquire_write_lock
 from rag import factories
 from rag.catalog import Catalog
 from rag.config import Settings

@@ -132,7 +132,8 @@ def ingest_uploads(settings: Settings, files: Sequence[tuple[str, bytes]],
     content back), so ``make ingest`` does not trip over it later. Raises
     :class:`~rag.errors.StoreLockedError` (nothing saved) when another ingestion is running.
     """
-    from ingest.sync import acquire_write_lock, run_sync
+    from ingest.locking import acquire_write_lock
+    from ingest.sync import run_sync
 
     result = UploadResult()
     accepted: list[tuple[str, bytes]] = []

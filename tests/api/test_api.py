@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ingest.sync import acquire_write_lock, run_sync
+from ingest.locking import acquire_write_lock
+from ingest.sync import run_sync
 from rag.config import load_settings
 from tests.conftest import SAMPLE_DOCS
 from tests.servers import rag_serve

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from ingest.sync import acquire_write_lock, chunk_id, run_sync
+from ingest.chunk_writes import chunk_id
+from ingest.locking import acquire_write_lock
+from ingest.sync import run_sync
 from rag import factories
 from rag.catalog import CATALOG_NAME
 from rag.config import Settings, load_settings
@@ -352,3 +354,32 @@ def test_chunks_a_killed_run_left_are_deleted_for_every_file_of_a_batch(docs: Pa
     assert {m["source"] for m in collection.get(include=["metadatas"])["metadatas"]} == {
         "policy.md", "a.md", "b.md", "c.md"}
     assert sorted(store_state(settings)["files"]) == ["a.md", "b.md", "c.md", "policy.md"]
+
+
+def test_a_file_spanning_batches_is_recorded_after_its_last_chunk_is_written(
+        docs: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write order a killed run relies on: a file is recorded (the commit point) only when
+    every one of its chunks is in Chroma, even when they arrive in several batches."""
+    from rag.records import Records
+
+    write(docs, "long.md", "# Long\n\n" + " ".join(f"Rule {i} says something specific." for i in range(60)))
+    write(docs, "short.md", "# Short\n\nThe short rule applies on Fridays.\n")
+    settings = settings_for(docs, store, chunk_size=40, chunk_overlap=5, batch_size=3)
+    collection_at_commit: list[tuple[str, int, int]] = []  # (source, chunks stored, chunks it has)
+    real = Records.commit_files
+
+    def spy(self: Records, records: Any) -> None:
+        chunks = factories.build_chroma_client(settings).get_collection(settings.collection)
+        for record in records:
+            stored = chunks.get(where={"$and": [{"source": record.source},
+                                                 {"file_sha256": record.sha256}]})["ids"]
+            collection_at_commit.append((record.source, len(stored), record.chunks))
+        real(self, records)
+
+    monkeypatch.setattr(Records, "commit_files", spy)
+    report = run_sync([], settings)
+    long_chunks = next(c for s, _, c in collection_at_commit if s == "long.md")
+    assert long_chunks > 2 * 3  # spans at least three batches
+    assert report.chunks_written == long_chunks + 1
+    assert sorted(s for s, _, _ in collection_at_commit) == ["long.md", "short.md"]  # once each
+    assert all(stored == total for _, stored, total in collection_at_commit)

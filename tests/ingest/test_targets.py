@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sync import collect_targets, run_sync
+from ingest.sync import run_sync
+from ingest.targets import collect_targets
 from rag import factories
 from rag.catalog import CATALOG_NAME
 from rag.config import Settings, load_settings

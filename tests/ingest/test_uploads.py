@@ -105,7 +105,7 @@ def test_refused_uploads_are_not_saved(tmp_path: Path) -> None:
 
 
 def test_an_upload_while_the_store_is_being_written_is_refused_and_not_kept(tmp_path: Path) -> None:
-    from ingest.sync import acquire_write_lock
+    from ingest.locking import acquire_write_lock
 
     settings = settings_for(tmp_path)
     lock = acquire_write_lock(settings)  # as a running `make ingest` holds it

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.locking import acquire_write_lock
 from ingest.manage import delete_document
-from ingest.sync import acquire_write_lock, run_sync
+from ingest.sync import run_sync
 from rag import factories
 from rag.catalog import Catalog
 from rag.config import load_settings
