@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.parse import truncate_to_tokens
+from rag.books import StoreBooks
 from rag.catalog import FileRecord, header_for
-from rag.records import StoreBooks
 from rag.schemas import IngestReport
 
 

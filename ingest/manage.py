@@ -13,9 +13,10 @@ from pathlib import Path
 
 from ingest.locking import acquire_write_lock
 from rag import factories
+from rag.books import open_books
 from rag.catalog import Catalog
 from rag.config import Settings
-from rag.records import open_books, open_catalog
+from rag.records import open_catalog
 from rag.users import User
 
 log = logging.getLogger(__name__)

@@ -40,11 +40,12 @@ from ingest.targets import Target, collect_targets
 from ingest.workers import ParserPool
 from ingest.writer import BackgroundWriter
 from rag import factories
+from rag.books import StoreBooks, open_books
 from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
 from rag.errors import LoaderError
-from rag.records import StoreBooks, check_format, open_books, open_catalog
+from rag.records import check_format, open_catalog
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
