@@ -4,8 +4,8 @@ catalog overlap instead of taking turns. ``make bench-ingest`` measured the writ
 a tenth of the first run when they took turns.
 
 Order is kept (one thread, first in first out), so the write order that makes a killed run
-converge (:mod:`ingest.chunk_writes`) holds. After a failed write nothing more is written; the error is
-raised in the caller at its next ``submit`` or when the block ends.
+converge (:mod:`ingest.chunk_writes`) holds. After a failed write nothing more is written; the
+error is raised in the caller at its next ``submit`` or when the block ends.
 """
 
 from __future__ import annotations
