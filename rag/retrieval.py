@@ -4,7 +4,9 @@ Candidates. Each retriever proposes its ``candidates`` best chunks (dense: cosin
 the embeddings; lexical: BM25 in SQLite FTS5, question without its interrogative word); the
 union is scored by every retriever that has a vote, and sorted.
 
-Fusion rule (mode ``hybrid``), three parts, none of them with a weight fitted to a data set:
+Fusion rule (mode ``hybrid``), four parts, none of them with a weight fitted to a data set.
+Which retrievers vote is decided here (parts 1 and 4); how the votes are added and the hits
+ordered, in :mod:`rag.fusion` (parts 2 and 3).
 
 1. **A retriever that does not understand the question gets no vote.** The embedding model's
    card (``README.md`` of the sentence-transformers folder, YAML ``language:``) declares its
@@ -15,26 +17,11 @@ Fusion rule (mode ``hybrid``), three parts, none of them with a weight fitted to
    passage in the top 5 for 16% of the questions, BM25 for 99%). A card that says
    ``multilingual`` or lists the language, or no card / no ``language`` field, keeps the dense
    vote; ``RAG_EMBEDDING_LANGUAGES`` overrides the card.
-2. **Two votes are added on absolute 0..1 scales**, not re-normalised per question:
-   ``dense`` is the cosine similarity; ``lexical`` is how much of the question the chunk
-   contains: the mean of the weighted share of the question's terms (words, CJK characters)
-   and of its phrases (adjacent word pairs, CJK bigrams) found in the chunk and its title line.
-   A term weighs its IDF; a phrase the IDF of its more common word, since a pair is only as
-   telling as its weaker half ("of the" tells nothing, "northern China" much). Fixed scales are
-   what keeps a weak retriever from dragging a strong one down: a retriever that cannot tell
-   the chunks apart gives them all about the same score, which adds a constant and leaves the
-   order to the other one, while rank fusion (RRF) or per-question min-max scaling would give
-   its arbitrary order the same weight as a good one. BM25's own score has no fixed scale (it
-   grows with the question's length and the corpus), which is why coverage, not BM25, is the
-   lexical vote; the phrase half rewards chunks that hold the question's words together, as in
-   sequential-dependence models.
-3. **With a single vote there is nothing to fuse**: its own ranking is used, i.e. BM25's when
-   the dense retriever has no vote. Ties are broken by BM25 rank, then dense rank.
 4. **A second, multilingual embedder for the languages the first cannot read**
    (``RAG_MULTILINGUAL_EMBEDDING``, on by default): chunks in such a language (Chinese, for
    MiniLM) are also embedded by Google's multilingual Universal Sentence Encoder v3 into a
    second collection, and a question in such a language gets that embedder's vote. It is added
-   (rule 2) only when BM25 finds no relevant chunk (lexical coverage below ``min_relevance``):
+   (part 2) only when BM25 finds no relevant chunk (lexical coverage below ``min_relevance``):
    an employee's words for a statute's ("网上买的东西不想要了" for "七日内退货"). Where BM25 does
    find one, its ranking stands: adding the vote to every question lifted realistic Chinese
    recall@5 from 0.833 to 0.917 but lowered CMRC from 0.993 / 0.978 to 0.987 / 0.967; the rule
@@ -46,8 +33,6 @@ English recall@5 0.975 / MRR@10 0.89 against BM25 0.93 / 0.82 and dense 0.86 / 0
 and not kept, as they did no better on either language: RRF, per-question min-max or z-score
 scaling, adding normalised BM25 to the sum, jieba words beside the bigrams, chunks of 128 or 256
 tokens, 50 candidates, dense pseudo-relevance feedback. See ``docs/eval.md``.
-
-``relevance(hit)`` = max(dense, lexical) is what the threshold ``min_relevance`` is compared to.
 """
 
 from __future__ import annotations
@@ -57,7 +42,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -70,52 +55,13 @@ from rag.catalog import Catalog
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
-from rag.lexical import LEXICAL_VERSION, lexical_tokens, query_text, terms_and_phrases
+from rag.fusion import Hit, rank, relevance, score_lexical
+from rag.lexical import LEXICAL_VERSION
 from rag.records import refresh_catalog
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "DenseVote", "Hit", "KnowledgeBaseRetriever", "Retrieval", "Retriever", "lexical_coverage",
-    "lexical_tokens", "relevance",
-]
-
-
-@dataclass(slots=True)
-class Hit:
-    """One retrieved chunk with its scores."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any]
-    dense: float = 0.0
-    lexical: float = 0.0
-    bm25: float = 0.0
-    bm25_rank: int | None = None
-    dense_rank: int | None = None
-    score: float = 0.0
-    terms: float = 0.0  # share of the question's (IDF-weighted) terms in the chunk
-    phrases: float = 0.0  # share of its phrases
-    embedding: list[float] | None = field(default=None, repr=False)
-
-    @property
-    def source(self) -> str:
-        return str(self.metadata.get("source", "?"))
-
-    @property
-    def page(self) -> int | None:
-        page = self.metadata.get("page")
-        return int(page) if page is not None else None
-
-    def header(self) -> str:
-        title = str(self.metadata.get("title") or "")
-        heading = self.metadata.get("heading")
-        return f"{title} > {heading}" if heading and heading != title else title
-
-    def to_document(self) -> Document:
-        meta = {**self.metadata, "chunk_id": self.id, "score": self.score, "dense": self.dense,
-                "lexical": self.lexical}
-        return Document(page_content=self.text, metadata=meta, id=self.id)
+__all__ = ["DenseVote", "Hit", "KnowledgeBaseRetriever", "Retrieval", "Retriever", "relevance"]
 
 
 @dataclass(slots=True)
@@ -143,34 +89,6 @@ class DenseVote:
     store: Any  # LangChain Chroma
     embeddings: Any  # LangChain Embeddings
     multilingual: bool  # the second, multilingual index (see the module docstring)
-
-
-def idf(total: int, df: int) -> float:
-    """BM25's IDF, kept positive (log(1 + ...)) so that common terms weigh little, not less
-    than nothing."""
-    return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-
-
-def _share(weights: dict[str, float], present: set[str]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
-
-
-def _phrase_parts(phrase: str) -> list[str]:
-    """The two units of a phrase: "a b" (words) or a CJK bigram."""
-    return phrase.split(" ") if " " in phrase else list(phrase)
-
-
-def lexical_coverage(query_terms: dict[str, float], text: str,
-                     query_phrases: dict[str, float] | None = None) -> float:
-    """How much of the question ``text`` contains (0..1): the mean of the weighted share of the
-    question's terms and of its phrases found in it (terms only when the question has no
-    phrase). Weights: see :meth:`Retriever._score_lexical`."""
-    terms, phrases = terms_and_phrases(text)
-    share = _share(query_terms, set(terms))
-    if not query_phrases:
-        return share
-    return (share + _share(query_phrases, set(phrases))) / 2
 
 
 class Retriever:
@@ -304,9 +222,9 @@ class Retriever:
             where = {"source": {"$nin": sorted(hidden)}} if hidden else None
             results = vote.store.similarity_search_by_vector_with_relevance_scores(
                 vector, k=n, filter=where)
-            for rank, (doc, distance) in enumerate(results, start=1):
+            for position, (doc, distance) in enumerate(results, start=1):
                 hits[doc.id] = Hit(id=doc.id, text=doc.page_content, metadata=dict(doc.metadata),
-                                   dense=1.0 - float(distance), dense_rank=rank)
+                                   dense=1.0 - float(distance), dense_rank=position)
         if use_lexical:
             assert catalog is not None
             lexical = catalog.search(question, n, exclude=hidden)
@@ -324,56 +242,23 @@ class Retriever:
                     vectors = got if main_vote else vote.store.get(
                         ids=[h.id for h in found], include=["embeddings"])
                     _set_dense(vector, found, dict(zip(vectors["ids"], vectors["embeddings"], strict=True)))
-            for rank, (cid, score) in enumerate(lexical, start=1):
+            for position, (cid, score) in enumerate(lexical, start=1):
                 if cid in hits:
-                    hits[cid].bm25_rank = rank
+                    hits[cid].bm25_rank = position
                     hits[cid].bm25 = score
         for cid in [cid for cid, hit in hits.items() if hit.metadata.get("source") in hidden]:
             del hits[cid]  # never reached: both searches filter; a second lock on the door
         if not hits:
             return []
 
-        self._score_lexical(question, list(hits.values()), catalog)
+        score_lexical(question, list(hits.values()), catalog)
         if vote is not None and vote.multilingual and mode == "hybrid" and any(
                 h.lexical >= self.settings.min_relevance for h in hits.values() if h.bm25_rank):
             # The multilingual vote helps where the question's words are not the document's (an
             # employee's words for a statute's); where BM25 already finds a relevant chunk, its
             # ranking stands (adding the vote measured lower on CMRC, see docs/eval.md).
             use_dense = False
-        for hit in hits.values():
-            if mode == "dense":
-                hit.score = hit.dense
-            elif use_dense and mode == "hybrid":
-                hit.score = hit.dense + hit.lexical
-            else:
-                hit.score = hit.lexical
-        big = 10**9
-
-        def order(hit: Hit) -> tuple[float, int, int]:
-            if mode == "dense":
-                return (0.0, hit.dense_rank or big, 0)
-            if not use_dense:  # one vote: BM25's own ranking
-                return (0.0, hit.bm25_rank or big, 0)
-            return (-hit.score, hit.bm25_rank or big, hit.dense_rank or big)
-
-        return sorted(hits.values(), key=order)[:k]
-
-    def _score_lexical(self, question: str, hits: list[Hit], catalog: Catalog | None) -> None:
-        """Set ``terms``, ``phrases`` and ``lexical`` (their mean) of every hit.
-
-        A term weighs its IDF over the store's chunks; a phrase weighs the IDF of its more
-        common word: a pair is only as telling as its weaker half ("of Doctor", "the producer"
-        tell little), and no phrase statistics are needed."""
-        q_terms, q_phrases = terms_and_phrases(query_text(question))
-        q_terms, q_phrases = list(dict.fromkeys(q_terms)), list(dict.fromkeys(q_phrases))
-        total, term_df = catalog.document_frequencies(q_terms) if catalog else (0, {})
-        term_w = {t: idf(total, term_df.get(t, 0)) for t in q_terms}
-        phrase_w = {p: min(term_w.get(part, 0.0) for part in _phrase_parts(p)) for p in q_phrases}
-        for hit in hits:
-            terms, phrases = terms_and_phrases(hit.header() + "\n" + hit.text)
-            hit.terms = _share(term_w, set(terms))
-            hit.phrases = _share(phrase_w, set(phrases)) if sum(phrase_w.values()) > 0 else hit.terms
-            hit.lexical = (hit.terms + hit.phrases) / 2
+        return rank(hits.values(), mode, use_dense)[:k]
 
     def relevant(self, hits: list[Hit]) -> list[Hit]:
         """Hits above the relevance threshold (see :func:`relevance`)."""
@@ -388,11 +273,6 @@ def _set_dense(vector: list[float], hits: list[Hit], embeddings: dict[str, Any])
         embedding = embeddings.get(hit.id)
         if embedding is not None:
             hit.dense = similarity(vector, embedding)
-
-
-def relevance(hit: Hit) -> float:
-    """0..1: how strongly either signal says the chunk is about the question."""
-    return max(hit.dense, hit.lexical)
 
 
 class KnowledgeBaseRetriever(BaseRetriever):

@@ -19,7 +19,7 @@ from rag.lexical import (
     query_text,
     terms_and_phrases,
 )
-from rag.retrieval import Hit, Retriever, lexical_coverage, relevance
+from rag.retrieval import Hit, Retriever, relevance
 from rag.text import language as question_language
 
 # A tiny bilingual corpus. Each English document answers one question that shares almost no
@@ -114,29 +114,6 @@ def test_query_text_drops_only_the_first_interrogative() -> None:
     assert "什么" not in query_text("他司职什么位置？")
     assert terms_and_phrases(query_text("他司职什么位置？")) == (
         ["他", "司", "职", "位", "置"], ["他司", "司职", "位置"])  # no bigram across the gap
-
-
-def test_lexical_coverage_is_the_mean_of_terms_and_phrases() -> None:
-    terms = {"leav": 1.0, "polici": 1.0}
-    phrases = {"leav polici": 2.0}
-    assert lexical_coverage(terms, "The leave policy") == 1.0
-    assert lexical_coverage(terms, "Policy on leave", phrases) == 0.5  # both words, not the phrase
-    assert lexical_coverage(terms, "Nothing here", phrases) == 0.0
-
-
-def test_a_phrase_weighs_as_its_more_common_word() -> None:
-    class Frequencies:
-        def document_frequencies(self, terms: object) -> tuple[int, dict[str, int]]:
-            return 100, {"is": 99, "northern": 3, "china": 5, "thi": 90}
-
-    together = Hit(id="a", text="This is northern China.", metadata={})
-    apart = Hit(id="b", text="China is northern.", metadata={})
-    Retriever(load_settings(), None, None)._score_lexical(
-        "Where is northern China?", [together, apart], Frequencies())  # type: ignore[arg-type]
-    assert together.terms == apart.terms == 1.0
-    assert together.phrases == 1.0
-    assert apart.phrases < 0.05  # it only has "is northern", which weighs as little as "is"
-    assert together.lexical > apart.lexical
 
 
 # --- which languages the embedder understands ----------------------------------------------
