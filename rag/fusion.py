@@ -31,7 +31,7 @@ from langchain_core.documents import Document
 
 from rag.lexical import query_text, terms_and_phrases
 
-__all__ = ["Hit", "idf", "lexical_coverage", "rank", "relevance", "score_lexical"]
+__all__ = ["Hit", "idf", "rank", "relevance", "score_lexical"]
 
 
 @dataclass(slots=True)
@@ -91,18 +91,6 @@ def _share(weights: dict[str, float], present: set[str]) -> float:
 def _phrase_parts(phrase: str) -> list[str]:
     """The two units of a phrase: "a b" (words) or a CJK bigram."""
     return phrase.split(" ") if " " in phrase else list(phrase)
-
-
-def lexical_coverage(query_terms: dict[str, float], text: str,
-                     query_phrases: dict[str, float] | None = None) -> float:
-    """How much of the question ``text`` contains (0..1): the mean of the weighted share of the
-    question's terms and of its phrases found in it (terms only when the question has no
-    phrase). Weights: see :func:`score_lexical`."""
-    terms, phrases = terms_and_phrases(text)
-    share = _share(query_terms, set(terms))
-    if not query_phrases:
-        return share
-    return (share + _share(query_phrases, set(phrases))) / 2
 
 
 def score_lexical(question: str, hits: list[Hit], index: Frequencies | None) -> None:

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from rag.fusion import Hit, lexical_coverage, rank, relevance, score_lexical
+from rag.fusion import Hit, rank, relevance, score_lexical
 
 
 def test_lexical_coverage_is_the_mean_of_terms_and_phrases() -> None:
-    terms = {"leav": 1.0, "polici": 1.0}
-    phrases = {"leav polici": 2.0}
-    assert lexical_coverage(terms, "The leave policy") == 1.0
-    assert lexical_coverage(terms, "Policy on leave", phrases) == 0.5  # both words, not the phrase
-    assert lexical_coverage(terms, "Nothing here", phrases) == 0.0
+    class Frequencies:  # both words equally rare: each weighs as much as the other
+        def document_frequencies(self, terms: object) -> tuple[int, dict[str, int]]:
+            return 100, {"leav": 5, "polici": 5}
+
+    whole, apart, neither = (Hit(id=t, text=t, metadata={}) for t in (
+        "The leave policy", "Policy on leave", "Nothing here"))
+    score_lexical("leave policy", [whole, apart, neither], Frequencies())
+    assert whole.lexical == 1.0
+    # both words, not the phrase
+    assert (apart.terms, apart.phrases, apart.lexical) == (1.0, 0.0, 0.5)
+    assert neither.lexical == 0.0
+    score_lexical("policy", [apart], Frequencies())  # no phrase: the terms alone
+    assert (apart.terms, apart.phrases, apart.lexical) == (1.0, 1.0, 1.0)
 
 
 def test_a_phrase_weighs_as_its_more_common_word() -> None:
