@@ -132,8 +132,8 @@ def _ask_once(assistant: Any, question: str, history: list[Any], args: argparse.
 
 def _search(settings: Any, args: argparse.Namespace) -> int:
     from rag import factories
-    from rag.chain import snippet
     from rag.errors import ConfigError, StoreEmptyError
+    from rag.sources import snippet
 
     if args.k < 1:
         raise ConfigError(f"--k must be at least 1, got {args.k}")
