@@ -41,6 +41,8 @@ from rag.sources import (
 )
 
 EventFn = Callable[[str, dict[str, Any]], None]
+
+
 @dataclass
 class AnswerStream:
     """Iterate for the answer text as it streams; ``answer`` is complete afterwards."""

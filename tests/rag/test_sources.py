@@ -8,7 +8,12 @@ from rag.evidence import Candidate
 from rag.fusion import Hit
 from rag.prompts import NOT_FOUND
 from rag.schemas import Evidence
-from rag.sources import SENTENCE_JOIN, citations_for, condensed_sources, unsupported_answer
+from rag.sources import (
+    SENTENCE_JOIN,
+    citations_for,
+    condensed_sources,
+    unsupported_answer,
+)
 
 
 def _hits() -> list[Hit]:
