@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     raw_runs.append(bare_encode(model, texts, settings.embedding_batch_size))
     diy_runs.append(diy_run(args.folder, model_dir))
     raw_s = sum(raw_runs) / len(raw_runs)
-    diy_s = sum(float(run["seconds"]) for run in diy_runs) / len(diy_runs)
-    diy = {**diy_runs[0], "seconds": round(diy_s, 2),
-           "runs_s": [float(run["seconds"]) for run in diy_runs]}
+    diy_times = [float(run["seconds"]) for run in diy_runs]
+    diy_s = sum(diy_times) / len(diy_times)
+    diy = {**diy_runs[0], "seconds": round(diy_s, 2), "runs_s": diy_times}
     if len(texts) != chunks:
         print(f"warning: {chunks} chunks ingested but {len(texts)} texts encoded bare",
               file=sys.stderr)
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(embedder backend {settings.embedding_backend}, {settings.embedding_batch_size} texts at once)\n"
         f"  do-it-yourself LangChain {diy_s:8.2f} s  ({diy['chunks']} chunks of 800 "
         f"characters, PyTorch; model load {diy['model_load_s']} s apart; mean of "
-        f"{diy_runs[0]['seconds']:.2f} s before ours and {diy_runs[1]['seconds']:.2f} s after)\n"
+        f"{diy_times[0]:.2f} s before ours and {diy_times[1]:.2f} s after)\n"
         f"  ours                     {pipeline_s:8.2f} s  = {result['speedup_vs_diy']:.2f}x faster"
         f" (target >= 1.5x)\n"
         f"  model load (once)        {load_s:8.2f} s\n"

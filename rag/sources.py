@@ -9,8 +9,8 @@ import re
 from collections.abc import Sequence
 
 from rag.evidence import Candidate
+from rag.fusion import Hit
 from rag.prompts import NOT_FOUND, Source
-from rag.retrieval import Hit
 from rag.schemas import Citation, Evidence
 
 SENTENCE_JOIN = " … "  # between the sentences of one chunk shown to the model
@@ -75,7 +75,8 @@ def condensed_sources(hits: Sequence[Hit], candidates: Sequence[Candidate],
         mine = sorted(by_rank[rank], key=lambda c: c.position)
         sources.append(Source(n=rank + 1, source=hit.source, page=hit.page,
                               text=SENTENCE_JOIN.join(c.text for c in mine)))
+    with_sentences = {c.rank for c in candidates}
     for i, hit in enumerate(hits):
-        if not any(c.rank == i for c in candidates):
+        if i not in with_sentences:
             sources.append(Source(n=i + 1, source=hit.source, page=hit.page, text=hit.text))
     return sources
