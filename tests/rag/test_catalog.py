@@ -50,7 +50,7 @@ def test_common_terms_only_rescore_and_the_scores_stay_fts5s(tmp_path: Path, mon
     question = "What is the office travel budget?"
     exact = catalog.search(question, k=100)  # 3 + 22 + 22 rows of postings: under the budget
     assert len(exact) == 43
-    monkeypatch.setattr("rag.catalog.POSTINGS_BUDGET", 5)
+    monkeypatch.setattr("rag.bm25.POSTINGS_BUDGET", 5)
     bounded = catalog.search(question, k=100)
     # "travel" (3 rows) chooses; "budget" and "offic" (22 rows each) only add to the scores.
     assert [cid for cid, _ in bounded] == ["a.md-61", "a.md-60", "a.md-62"]
