@@ -182,7 +182,6 @@ def contains_answer(text: str, golds: Sequence[str], lang: str) -> bool:
     return False
 
 
-
 def _basename(path: str) -> str:
     return PurePosixPath(path.replace("\\", "/")).name
 

@@ -26,6 +26,8 @@ _EN_PRONOUNS = re.compile(r"\b(it|its|they|them|their|theirs|he|she|him|her|thos
 _ZH_OPENERS = re.compile(r"^\s*(那么|那|还有|另外|而且|并且|如果|要是|假如|那如果|同样|也)")
 _ZH_BACKREF = re.compile(r"(这个|那个|这些|那些|这种|那种|这样|它们|它|他们|她们|他|她|上述|该|此|其)")
 _ZH_PARTICLE = re.compile(r"呢\s*[？?]?\s*$")
+
+
 def _own_words(question: str) -> list[str]:
     """The question's content tokens (stemmed words, CJK characters) minus function words."""
     words = []

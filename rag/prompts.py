@@ -30,13 +30,10 @@ NOT_FOUND = {
 }
 
 
-
 def is_not_found(text: str) -> bool:
     """Whether an answer is the not-found sentence (in either language), citations aside."""
     core = strip_markers(text).strip().rstrip(".。").lower()
     return any(core == v.rstrip(".。").lower() for v in NOT_FOUND.values())
-
-
 
 
 detect_language = answer_language  # the language an answer is given in ('en' or 'zh')

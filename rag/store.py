@@ -35,6 +35,7 @@ def records_collection_name(settings: Settings) -> str:
     """The collection beside the main one that holds the file records (:mod:`rag.records`)."""
     return f"{settings.collection}-records"
 
+
 # Chroma's client cache (one "system" per folder) is not safe to build or clear from two
 # threads at once (a half-started system is handed out): both go through this lock.
 _CLIENTS = threading.Lock()

@@ -15,6 +15,7 @@ from ingest.sync import run_sync
 from rag import doctor
 from rag.bundled_models import GEMMA, QWEN, assemble
 from rag.config import load_settings
+from rag.model_memory import gguf_memory
 from tests.conftest import ROOT
 from tests.servers import free_port
 
@@ -77,6 +78,6 @@ def test_a_missing_model_or_server_fails_the_run(tmp_path: Path) -> None:
 
 def test_the_gemma_file_reads_too() -> None:
     path = assemble(GEMMA.name, ROOT / "data" / "models")  # placed once, as the product does
-    mem = doctor.gguf_memory(path, 4096)
+    mem = gguf_memory(path, 4096)
     assert mem["parameters"] == 270_000_000 and mem["kv_cache_gb"] > 0
     assert mem["needed_gb"] > mem["file_gb"] > 0.2

@@ -108,6 +108,7 @@ def test_words_stem_the_same_from_many_threads_at_once() -> None:
     finally:
         sys.setswitchinterval(switch)
 
+
 def test_query_text_drops_only_the_first_interrogative() -> None:
     assert query_text("Who is the producer of Doctor Who?").split() == [
         "is", "the", "producer", "of", "Doctor", "Who?"]
