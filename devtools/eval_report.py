@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.eval import EvalResult, run_eval
+from devtools.eval import run_eval
+from devtools.eval_data import EvalResult
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFTOPIC_DIR = ROOT / "data" / "eval"
@@ -188,7 +189,8 @@ def sample_offtopic(settings: Any, lang: str, say: Any) -> dict[str, Any]:
     import shutil
     import tempfile
 
-    from devtools.eval import ask_offtopic, load_offtopic
+    from devtools.eval import ask_offtopic
+    from devtools.eval_data import load_offtopic
     from ingest.sync import run_sync
     from rag import factories
     from rag.chain import Assistant

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from devtools import eval as rag_eval
+from devtools.eval_data import AnswerScores, EvalQuestion, EvalResult
 from rag.schemas import Answer, Citation, Evidence
 
 EN_DOCS = {
@@ -136,7 +137,7 @@ def answer(text: str, cited: str, evidence: str, found: bool = True) -> Answer:
 
 
 def test_score_answer_english() -> None:
-    q = rag_eval.EvalQuestion(id="q2", question="How long is parental leave?", answers=["16 weeks"],
+    q = EvalQuestion(id="q2", question="How long is parental leave?", answers=["16 weeks"],
                               doc="leave.md", context="...")
     good = rag_eval.score_answer(answer("16 weeks [1]", "Parental leave is 16 weeks.",
                                         "Parental leave is 16 weeks at full pay."), q, "en")
@@ -151,7 +152,7 @@ def test_score_answer_english() -> None:
 
 
 def test_score_answer_chinese() -> None:
-    q = rag_eval.EvalQuestion(id="z1", question="年假有多少天？", answers=["十五天"], doc="DEV_1.md",
+    q = EvalQuestion(id="z1", question="年假有多少天？", answers=["十五天"], doc="DEV_1.md",
                               context="...")
     scored = rag_eval.score_answer(answer("十五天", "正式员工每年享有十五天带薪年假。", "享有十五天带薪年假"),
                                    q, "zh")
@@ -222,11 +223,11 @@ def test_report_writes_markdown_for_both_languages(eval_dir: Path, tmp_path: Pat
 def test_target_checks() -> None:
     from devtools.eval_report import SETS, check_targets
 
-    def result(retriever: dict[str, float], contains: float, unsupported: float) -> rag_eval.EvalResult:
-        answers = rag_eval.AnswerScores(n=10, exact_match=0, f1=0, contains=contains, found=1.0,
+    def result(retriever: dict[str, float], contains: float, unsupported: float) -> EvalResult:
+        answers = AnswerScores(n=10, exact_match=0, f1=0, contains=contains, found=1.0,
                                         unsupported=unsupported, citation_accuracy=1.0,
                                         evidence_accuracy=1.0, seconds_per_answer=1.0)
-        return rag_eval.EvalResult(eval_dir="x", lang="zh", k=10, questions=1, retriever=retriever,
+        return EvalResult(eval_dir="x", lang="zh", k=10, questions=1, retriever=retriever,
                                    baselines={"bm25": retriever, "dense": retriever}, answers=answers)
 
     cmrc = next(s for s in SETS if s.key == "cmrc-zh")
