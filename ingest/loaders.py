@@ -1,7 +1,8 @@
 """One loader per format: a file -> sections of text with page and heading, or a clear error.
 
 Text, Markdown, HTML, DOCX and images (by OCR) are read here; PDF (``pdf``), PPTX (``slides``),
-XLSX and CSV (``tabular``) and EML (``mail``) in their own modules. :data:`LOADERS` maps each extension to its loader.
+XLSX and CSV (``tabular``) and EML (``mail``) in their own modules. :data:`LOADERS` maps each
+extension to its loader.
 
 Loaders never see the store; they raise :class:`rag.errors.LoaderError` with a message a user can
 act on, and ingestion records it in the report and goes on with the next file.
