@@ -1,9 +1,9 @@
 """Sync a folder of documents into the knowledge base: add, update, remove; never append twice.
 
-A run plans from the store's books (which files changed, which are gone), parses the changed
-files in a worker process (:mod:`ingest.workers`), embeds their chunks here in batches, and
-writes each batch on a thread of its own (:mod:`ingest.writer`) while the next is embedded, in
-the order that makes a run killed at any moment converge on the next one
+A run plans from the store's books (:mod:`ingest.planning`: which files changed, which are
+gone), parses the changed files in a worker process (:mod:`ingest.workers`), embeds their chunks
+here in batches, and writes each batch on a thread of its own (:mod:`ingest.writer`) while the
+next is embedded, in the order that makes a run killed at any moment converge on the next one
 (:mod:`ingest.chunk_writes`). A removed file is deleted from Chroma first, from the records
 next, from the catalog last.
 
@@ -36,16 +36,17 @@ from ingest.chunk_writes import (
 )
 from ingest.locking import acquire_write_lock
 from ingest.parse import ParsedFile, SplitConfig
+from ingest.planning import FileToParse, SyncPlan, plan_sync
 from ingest.targets import Target, collect_targets
 from ingest.workers import ParserPool
 from ingest.writer import BackgroundWriter
 from rag import factories
 from rag.books import StoreBooks, open_books
-from rag.catalog import CATALOG_NAME, Catalog, FileRecord, sha256_file
+from rag.catalog import CATALOG_NAME, Catalog, FileRecord
+from rag.catalog_refresh import open_catalog
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages
-from rag.errors import LoaderError
-from rag.records import check_format, open_catalog
+from rag.records import check_format
 from rag.schemas import FileFailure, IngestReport
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class Syncer:
             max_bytes=settings.max_file_bytes,
             ocr_languages=settings.ocr_languages,
         )
-        self.report = IngestReport(store_dir=str(settings.store_dir), collection=settings.collection)
+        self.report = IngestReport(store_dir=str(settings.store_dir),
+                                   collection=settings.collection)
         self.books: StoreBooks | None = None
         self.writes: ChunkWrites | None = None  # set once the collections are open
         # what the store records about it: the multilingual embedder, or "off"
@@ -79,54 +81,14 @@ class Syncer:
         self._batch = ChunkBatch()
         self._writer: BackgroundWriter | None = None
         self._embedded = 0  # chunks embedded so far (written a moment later)
-        self.stale_failures: list[str] = []
 
     # --- planning ---------------------------------------------------------------------
-    def plan(self, targets: list[Target], catalog: Catalog | StoreBooks) -> tuple[list[tuple[Path, str, str, str, bool]], list[str]]:
-        """Files to parse as (path, source, root, sha256, is_new), and sources to remove."""
-        known = catalog.files()
-        failed = catalog.failures()
-        to_parse: list[tuple[Path, str, str, str, bool]] = []
-        seen: set[str] = set()
-        for target in targets:
-            for source, reason in target.refused:
-                self._fail(source, reason)
-            for path in target.files:
-                source = path.relative_to(target.root).as_posix()
-                if source in seen:
-                    continue
-                seen.add(source)
-                try:
-                    size = path.stat().st_size
-                    if size > self.settings.max_file_bytes:
-                        raise LoaderError(
-                            f"file too large ({size / 1048576:.1f} MB > limit "
-                            f"{self.settings.max_file_size_mb:g} MB): split it or raise RAG_MAX_FILE_SIZE_MB"
-                        )
-                    sha = sha256_file(path)
-                except LoaderError as exc:
-                    self._fail(source, str(exc))
-                    continue
-                except OSError as exc:
-                    self._fail(source, f"unreadable file: {exc.strerror or exc} (check its permissions)")
-                    continue
-                old = known.get(source)
-                if old is not None and old.sha256 == sha:
-                    self.report.files_unchanged += 1
-                elif source in failed and failed[source][1] == sha:
-                    self._fail(source, failed[source][2])
-                else:
-                    to_parse.append((path, source, str(target.root), sha, old is None))
-        removed = [
-            source
-            for source, record in known.items()
-            if source not in seen and any(t.prune and record.root == str(t.root) for t in targets)
-        ]
-        self.stale_failures = [
-            source for source, (root, _, _) in failed.items()
-            if source not in seen and any(t.prune and root == str(t.root) for t in targets)
-        ]
-        return to_parse, removed
+    def _apply(self, plan: SyncPlan) -> SyncPlan:
+        """Count the plan's unchanged files and report the files it refused."""
+        self.report.files_unchanged += plan.unchanged
+        for failure in plan.failures:
+            self._fail(failure.path, failure.error)
+        return plan
 
     def _fail(self, source: str, error: str) -> None:
         log.warning("skipped %s: %s", source, error)
@@ -145,13 +107,13 @@ class Syncer:
                 catalog = None if rebuild else open_catalog(settings)
                 catalog = catalog or Catalog(Path(scratch))  # nothing stored yet
                 try:
-                    to_parse, removed = self.plan(targets, catalog)
+                    plan = self._apply(plan_sync(targets, catalog, settings))
                     self.report.chunks_total = catalog.chunk_count()
                 finally:
                     catalog.close()
-            self.report.files_added = sum(1 for item in to_parse if item[4])
-            self.report.files_updated = len(to_parse) - self.report.files_added
-            self.report.files_removed = len(removed)
+            self.report.files_added = sum(1 for item in plan.to_parse if item.is_new)
+            self.report.files_updated = len(plan.to_parse) - self.report.files_added
+            self.report.files_removed = len(plan.removed)
             self.report.seconds = round(time.perf_counter() - started, 3)
             return self.report
 
@@ -180,12 +142,13 @@ class Syncer:
             if books.reindex_unless("multilingual", self.multilingual_mode) and books.chunk_count():
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
-            to_parse, removed = self.plan(targets, books)
+            plan = self._apply(plan_sync(targets, books, settings))
+            to_parse, removed = plan.to_parse, plan.removed
             parsing = stack.enter_context(ExitStack())  # the parser pool alone
             if to_parse:  # the worker starts and parses while the rest is set up
                 parser = parsing.enter_context(ParserPool(
-                    [item[0] for item in to_parse], self.split, settings.parse_timeout_s))
-            books.forget_failure(self.stale_failures)
+                    [item.path for item in to_parse], self.split, settings.parse_timeout_s))
+            books.forget_failure(plan.stale_failures)
             if to_parse or removed or books.get_meta("embedder") is None:
                 collection = factories.get_collection(client, settings, self.info, create=True)
                 multilingual = factories.multilingual_collection(client, settings, create=True)
@@ -211,7 +174,8 @@ class Syncer:
             books.mark_in_step()
         self.report.seconds = round(time.perf_counter() - started, 3)
         if self.report.seconds > 0:
-            self.report.chunks_per_second = round(self.report.chunks_written / self.report.seconds, 2)
+            report = self.report
+            report.chunks_per_second = round(report.chunks_written / report.seconds, 2)
         return self.report
 
     def _nothing_to_do(self, targets: list[Target]) -> bool:
@@ -230,19 +194,17 @@ class Syncer:
                     or catalog.get_meta("multilingual") != self.multilingual_mode):
                 return False
             factories.check_embedder(json.loads(recorded), self.info, settings)
-            report = self.report
-            self.report = IngestReport(store_dir=report.store_dir, collection=report.collection)
-            to_parse, removed = self.plan(targets, catalog)
-            if to_parse or removed or self.stale_failures:
-                self.report = report  # the full run plans again
-                return False
+            plan = plan_sync(targets, catalog, settings)
+            if not plan.nothing_to_do:
+                return False  # the full run plans again, from the books
+            self._apply(plan)
             self.report.chunks_total = catalog.chunk_count()
             catalog.set_meta("last_sync", str(time.time()))
             return True
         finally:
             catalog.close()
 
-    def _ingest(self, to_parse: list[tuple[Path, str, str, str, bool]], parser: ParserPool) -> None:
+    def _ingest(self, to_parse: list[FileToParse], parser: ParserPool) -> None:
         assert self.books is not None
         books = self.books
         self.languages = embedder_languages(self.settings)
@@ -251,24 +213,27 @@ class Syncer:
         with BackgroundWriter() as writer:
             self._writer = writer
             for index, result in parser.results():
-                path, source, root, sha, is_new = to_parse[index]
+                item = to_parse[index]
                 if isinstance(result, str) or not result.chunks:
                     error = result if isinstance(result, str) else "empty file: no text to index"
-                    self._fail(source, error)
-                    writer.submit(lambda s=source, r=root, h=sha, e=error:
-                                  books.record_failure(s, r, h, e))
+                    self._fail(item.source, error)
+                    writer.submit(lambda i=item, e=error:
+                                  books.record_failure(i.source, i.root, i.sha256, e))
                 else:
-                    self._add_file(path, source, root, sha, is_new, result)
+                    self._add_file(item, result)
                 self.progress("files", index + 1, total)
             self._flush()
 
-    def _add_file(self, path: Path, source: str, root: str, sha: str, is_new: bool, parsed: ParsedFile) -> None:
+    def _add_file(self, item: FileToParse, parsed: ParsedFile) -> None:
+        source, sha = item.source, item.sha256
         record = FileRecord(
-            source=source, root=root, sha256=sha, size=path.stat().st_size, title=parsed.title,
-            pages=parsed.pages, chunks=len(parsed.chunks), ingested_at=time.time(),
+            source=source, root=item.root, sha256=sha, size=item.path.stat().st_size,
+            title=parsed.title, pages=parsed.pages, chunks=len(parsed.chunks),
+            ingested_at=time.time(),
         )
         ids = [chunk_id(source, sha, i) for i in range(len(parsed.chunks))]
-        pending = PendingFile(record=record, is_new=is_new, ids=ids, texts=[], remaining=len(ids))
+        pending = PendingFile(record=record, is_new=item.is_new, ids=ids, texts=[],
+                              remaining=len(ids))
         for i, chunk in enumerate(parsed.chunks):
             header = chunk_header(parsed.title, chunk.heading, self.split.tokenizer_file)
             meta: dict[str, Any] = {
@@ -283,9 +248,10 @@ class Syncer:
                 meta["ocr"] = True
             embed_text = f"{header}\n{chunk.text}"
             pending.texts.append(embed_text)
+            multilingual = (self.settings.multilingual_embedding
+                            and not dense_understands(self.languages, chunk.text))
             batch = self._batch
-            batch.add(pending, i, chunk.text, embed_text, meta, multilingual=(
-                self.settings.multilingual_embedding and not dense_understands(self.languages, chunk.text)))
+            batch.add(pending, i, chunk.text, embed_text, meta, multilingual=multilingual)
             if len(batch.ids) >= self.settings.batch_size:
                 self._flush()
 
