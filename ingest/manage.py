@@ -15,8 +15,8 @@ from ingest.locking import acquire_write_lock
 from rag import factories
 from rag.books import open_books
 from rag.catalog import Catalog
+from rag.catalog_refresh import open_catalog
 from rag.config import Settings
-from rag.records import open_catalog
 from rag.users import User
 
 log = logging.getLogger(__name__)

@@ -140,7 +140,7 @@ def access_of(settings: Settings, name: str | None) -> Access:
 def visible_documents(settings: Settings, access: Access) -> tuple[dict[str, FileRecord], dict[str, str]]:
     """The stored files ``access`` allows, and the failed ones (source -> error), from the
     catalog brought in step with Chroma: what a documents list may show."""
-    from rag.records import open_catalog
+    from rag.catalog_refresh import open_catalog
 
     catalog = open_catalog(settings)
     if catalog is None:

@@ -1,7 +1,7 @@
 """A writer's books: what an ingestion, an upload or a deletion changes besides the vectors, the
 file records in Chroma (:mod:`rag.records`, the source of truth) first, then the local catalog
 (:mod:`rag.catalog`, a cache of them with the lexical index). A run killed in between leaves a
-catalog that the next refresh (:func:`rag.records.refresh_catalog`) brings in step."""
+catalog that the next refresh (:func:`rag.catalog_refresh.refresh_catalog`) brings in step."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rag.catalog import Catalog, FileRecord
+from rag.catalog_refresh import refresh_catalog
 from rag.config import Settings
-from rag.records import STORE_FORMAT, Records, check_format, refresh_catalog
+from rag.records import STORE_FORMAT, Records, check_format
 
 
 class StoreBooks:

@@ -122,7 +122,7 @@ class Catalog(Bm25Search):
             self.conn.execute("UPDATE files SET sha256 = 'reindex:' || sha256 "
                               "WHERE sha256 NOT LIKE 'reindex:%'")
             self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-            # no longer what the records in Chroma say (see rag.records.refresh_catalog)
+            # no longer what the records in Chroma say (see rag.catalog_refresh.refresh_catalog)
             self.conn.execute("DELETE FROM meta WHERE key = 'records_version'")
         return True
 

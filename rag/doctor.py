@@ -209,8 +209,8 @@ def check_chromium(settings: Settings) -> Check:
 def check_store(settings: Settings) -> Check:
     import json
 
+    from rag.catalog_refresh import open_catalog
     from rag.embedders import embedder_info
-    from rag.records import open_catalog
     from rag.store import check_embedder
 
     where = settings.chroma_host and f"{settings.chroma_host}:{settings.chroma_port}"

@@ -83,9 +83,9 @@ class RetrieverHandle:
         self._stamp: object = None
 
     def retriever(self, stamp: object = None, *, force: bool = False) -> Any:
-        """``stamp``: the store's :class:`~rag.records.StoreStats` stamp (read if not given)."""
+        """``stamp``: the store's :class:`~rag.catalog_refresh.StoreStats` stamp (read if not given)."""
         if stamp is None:
-            from rag.records import store_stats
+            from rag.catalog_refresh import store_stats
 
             stamp = store_stats(self.settings).stamp
         with self._lock:

@@ -52,12 +52,12 @@ from pydantic import ConfigDict
 
 from rag.access import EVERYTHING, Access
 from rag.catalog import Catalog
+from rag.catalog_refresh import refresh_catalog
 from rag.config import Settings
 from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
 from rag.fusion import Hit, rank, relevance, score_lexical
 from rag.lexical import LEXICAL_VERSION
-from rag.records import refresh_catalog
 
 log = logging.getLogger(__name__)
 

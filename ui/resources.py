@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from rag import factories, records
+from rag import catalog_refresh, factories
 from rag.config import Settings, load_settings
 
 # Settings that do not change how the model is built (the model is kept when only these differ).
@@ -83,8 +83,8 @@ def embeddings(settings: Settings) -> Any:
 
 
 # --- the store --------------------------------------------------------------------------
-StoreStats = records.StoreStats
-store_stats = records.store_stats
+StoreStats = catalog_refresh.StoreStats
+store_stats = catalog_refresh.store_stats
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

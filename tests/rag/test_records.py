@@ -11,9 +11,10 @@ import pytest
 from ingest.sync import run_sync
 from rag import factories
 from rag.catalog import CATALOG_NAME, Catalog
+from rag.catalog_refresh import open_catalog
 from rag.config import load_settings
 from rag.errors import StoreFormatError
-from rag.records import STORE_FORMAT, Records, open_catalog
+from rag.records import STORE_FORMAT, Records
 from rag.store import records_collection_name
 from tests.ingest.test_cli import ingest
 
