@@ -83,7 +83,8 @@ class RetrieverHandle:
         self._stamp: object = None
 
     def retriever(self, stamp: object = None, *, force: bool = False) -> Any:
-        """``stamp``: the store's :class:`~rag.catalog_refresh.StoreStats` stamp (read if not given)."""
+        """``stamp``: the store's :class:`~rag.catalog_refresh.StoreStats` stamp (read if not
+        given)."""
         if stamp is None:
             from rag.catalog_refresh import store_stats
 
