@@ -43,64 +43,14 @@ from devtools.eval_data import (
     load_questions,
     render,
 )
-from devtools.metrics import (
-    RetrievalScores,
-    chunk_hits,
-    cmrc_exact_match,
-    cmrc_f1,
-    contains_answer,
-    first_hit_rank,
-    mrr_at_k,
-    recall_at_k,
-    squad_exact_match,
-    squad_f1,
-)
+from devtools.eval_scoring import retrieval_scores, score_answer
+from devtools.metrics import chunk_hits, first_hit_rank
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError
 
 MODES = {"retriever": "hybrid", "bm25": "bm25", "dense": "dense"}
 
 ProgressFn = Callable[[str], None]
-
-
-# --- scoring -------------------------------------------------------------------------------
-def retrieval_scores(ranks: Sequence[int | None], k: int) -> dict[str, float | int]:
-    """recall@1/5/10, mrr@10 and n; recall@k and mrr@k as well for another k."""
-    scores: dict[str, float | int] = {
-        key: round(value, 4) if isinstance(value, float) else value
-        for key, value in RetrievalScores.from_ranks(ranks).as_dict().items()
-    }
-    if k not in (1, 5, 10):
-        scores[f"recall@{k}"] = round(recall_at_k(ranks, k), 4)
-        scores[f"mrr@{k}"] = round(mrr_at_k(ranks, k), 4)
-    return scores
-
-
-def score_answer(answer: Any, question: EvalQuestion, lang: str) -> dict[str, Any]:
-    """One :class:`rag.schemas.Answer` against the gold answers."""
-    text = answer.answer if answer.found else ""
-    golds = question.answers
-    if lang == "zh":
-        em, f1 = cmrc_exact_match(text, golds), cmrc_f1(text, golds)
-    else:
-        em, f1 = squad_exact_match(text, golds), squad_f1(text, golds)
-    cited = [c for c in answer.citations if c.used]
-    return {
-        "id": question.id,
-        "question": question.question,
-        "answer": answer.answer,
-        "golds": golds,
-        "found": bool(answer.found),
-        "unsupported": bool(answer.found) and not answer.grounded,
-        "exact_match": em,
-        "f1": f1,
-        "contains": bool(text) and contains_answer(text, golds, lang),
-        "citation_ok": any(contains_answer(c.text, golds, lang) for c in cited),
-        "evidence_ok": bool(answer.evidence) and contains_answer(answer.evidence[0].text, golds, lang),
-        "seconds": answer.timings.total_ms / 1000,
-        "evidence": answer.evidence[0].text if answer.evidence else "",
-        "generated": answer.generated,
-    }
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -11,6 +11,7 @@ import pytest
 
 from devtools import eval as rag_eval
 from devtools.eval_data import AnswerScores, EvalQuestion, EvalResult
+from devtools.eval_scoring import score_answer
 from rag.schemas import Answer, Citation, Evidence
 
 EN_DOCS = {
@@ -139,22 +140,22 @@ def answer(text: str, cited: str, evidence: str, found: bool = True) -> Answer:
 def test_score_answer_english() -> None:
     q = EvalQuestion(id="q2", question="How long is parental leave?", answers=["16 weeks"],
                               doc="leave.md", context="...")
-    good = rag_eval.score_answer(answer("16 weeks [1]", "Parental leave is 16 weeks.",
+    good = score_answer(answer("16 weeks [1]", "Parental leave is 16 weeks.",
                                         "Parental leave is 16 weeks at full pay."), q, "en")
     assert good["exact_match"] == 0.0 and good["f1"] == pytest.approx(0.8)  # "[1]" is a token
     assert good["contains"] and good["citation_ok"] and good["evidence_ok"]
-    bad = rag_eval.score_answer(answer("6 weeks", "Leave is 6 weeks.", "Leave is 6 weeks."), q, "en")
+    bad = score_answer(answer("6 weeks", "Leave is 6 weeks.", "Leave is 6 weeks."), q, "en")
     assert not bad["contains"] and not bad["citation_ok"] and not bad["evidence_ok"]  # not in 16
     q6 = q.model_copy(update={"answers": ["6 weeks"]})
-    assert not rag_eval.score_answer(answer("16 weeks", "16 weeks", "16 weeks"), q6, "en")["evidence_ok"]
-    missing = rag_eval.score_answer(answer("not found", "x", "x", found=False), q, "en")
+    assert not score_answer(answer("16 weeks", "16 weeks", "16 weeks"), q6, "en")["evidence_ok"]
+    missing = score_answer(answer("not found", "x", "x", found=False), q, "en")
     assert missing["f1"] == 0.0 and not missing["found"]
 
 
 def test_score_answer_chinese() -> None:
     q = EvalQuestion(id="z1", question="年假有多少天？", answers=["十五天"], doc="DEV_1.md",
                               context="...")
-    scored = rag_eval.score_answer(answer("十五天", "正式员工每年享有十五天带薪年假。", "享有十五天带薪年假"),
+    scored = score_answer(answer("十五天", "正式员工每年享有十五天带薪年假。", "享有十五天带薪年假"),
                                    q, "zh")
     assert scored["exact_match"] == 1.0 and scored["f1"] == 1.0
     assert scored["citation_ok"] and scored["evidence_ok"]
