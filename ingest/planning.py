@@ -5,6 +5,7 @@ that failed last time, with the error it gave then). Nothing is written here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -12,7 +13,6 @@ from typing import Protocol
 from ingest.targets import Target
 from rag.catalog import FileRecord, sha256_file
 from rag.config import Settings
-from rag.errors import LoaderError
 from rag.schemas import FileFailure
 
 
@@ -42,30 +42,32 @@ class SyncPlan:
     stale_failures: list[str] = field(default_factory=list)  # failures of files gone from disk
     failures: list[FileFailure] = field(default_factory=list)  # refused before parsing, in order
     unchanged: int = 0
+    hashes: dict[Path, str] = field(default_factory=dict)  # the content hash of each file read
 
     @property
     def nothing_to_do(self) -> bool:
         return not (self.to_parse or self.removed or self.stale_failures)
 
 
-def _refusal(path: Path, settings: Settings) -> tuple[str | None, str]:
-    """(sha256, "") of a file that may be parsed, or (None, why not)."""
+def _refusal(path: Path, settings: Settings, hashed: Mapping[Path, str]) -> tuple[str | None, str]:
+    """(sha256, "") of a file that may be parsed, or (None, why not). ``hashed``: the hashes an
+    earlier plan of the same run read."""
     try:
         size = path.stat().st_size
         if size > settings.max_file_bytes:
-            raise LoaderError(
-                f"file too large ({size / 1048576:.1f} MB > limit "
-                f"{settings.max_file_size_mb:g} MB): split it or raise RAG_MAX_FILE_SIZE_MB"
-            )
-        return sha256_file(path), ""
-    except LoaderError as exc:
-        return None, str(exc)
+            return None, (f"file too large ({size / 1048576:.1f} MB > limit "
+                          f"{settings.max_file_size_mb:g} MB): split it or raise "
+                          "RAG_MAX_FILE_SIZE_MB")
+        return hashed.get(path) or sha256_file(path), ""
     except OSError as exc:
         return None, f"unreadable file: {exc.strerror or exc} (check its permissions)"
 
 
-def plan_sync(targets: list[Target], books: Books, settings: Settings) -> SyncPlan:
-    """Compare ``targets`` with what ``books`` record."""
+def plan_sync(targets: list[Target], books: Books, settings: Settings,
+              hashed: Mapping[Path, str] | None = None) -> SyncPlan:
+    """Compare ``targets`` with what ``books`` record. ``hashed``: the files' hashes as an
+    earlier plan of the same run read them (:attr:`SyncPlan.hashes`), so a run that plans twice
+    reads each file once."""
     known = books.files()
     failed = books.failures()
     plan = SyncPlan()
@@ -77,11 +79,13 @@ def plan_sync(targets: list[Target], books: Books, settings: Settings) -> SyncPl
             if source in seen:
                 continue
             seen.add(source)
-            sha, refused = _refusal(path, settings)
+            sha, refused = _refusal(path, settings, hashed or {})
             old = known.get(source)
             if sha is None:
                 plan.failures.append(FileFailure(path=source, error=refused))
-            elif old is not None and old.sha256 == sha:
+                continue
+            plan.hashes[path] = sha
+            if old is not None and old.sha256 == sha:
                 plan.unchanged += 1
             elif source in failed and failed[source][1] == sha:
                 plan.failures.append(FileFailure(path=source, error=failed[source][2]))

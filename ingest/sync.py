@@ -81,6 +81,7 @@ class Syncer:
         self._batch = ChunkBatch()
         self._writer: BackgroundWriter | None = None
         self._embedded = 0  # chunks embedded so far (written a moment later)
+        self._hashed: dict[Path, str] = {}  # files hashed by the no-op check, not hashed again
 
     # --- planning ---------------------------------------------------------------------
     def _apply(self, plan: SyncPlan) -> SyncPlan:
@@ -142,7 +143,7 @@ class Syncer:
             if books.reindex_unless("multilingual", self.multilingual_mode) and books.chunk_count():
                 log.info("re-indexing every file once: multilingual embedding is now %s",
                          "on" if settings.multilingual_embedding else "off")
-            plan = self._apply(plan_sync(targets, books, settings))
+            plan = self._apply(plan_sync(targets, books, settings, self._hashed))
             to_parse, removed = plan.to_parse, plan.removed
             parsing = stack.enter_context(ExitStack())  # the parser pool alone
             if to_parse:  # the worker starts and parses while the rest is set up
@@ -196,7 +197,8 @@ class Syncer:
             factories.check_embedder(json.loads(recorded), self.info, settings)
             plan = plan_sync(targets, catalog, settings)
             if not plan.nothing_to_do:
-                return False  # the full run plans again, from the books
+                self._hashed = plan.hashes  # the full run plans again, from the books
+                return False
             self._apply(plan)
             self.report.chunks_total = catalog.chunk_count()
             catalog.set_meta("last_sync", str(time.time()))

@@ -62,6 +62,13 @@ def test_plan_sorts_files_into_new_changed_unchanged_refused_and_removed(tmp_pat
     assert plan.removed == ["gone.md"]  # a file of another root is not this run's to remove
     assert plan.stale_failures == ["gone-broken.md"]
     assert not plan.nothing_to_do
+    assert plan.hashes == {docs / name: sha[name]
+                           for name in ("added.md", "broken.md", "edited.md", "fixed.md", "same.md")}
+
+    # a second plan of the same run takes the hashes the first one read
+    again = plan_sync(collect_targets([docs], settings), books, settings,
+                      {**plan.hashes, docs / "added.md": "as read before"})
+    assert again.to_parse[0].sha256 == "as read before"
 
 
 def test_an_unchanged_folder_needs_nothing(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from ingest import planning
 from ingest.chunk_writes import chunk_id
 from ingest.locking import acquire_write_lock
 from ingest.sync import run_sync
 from rag import factories
-from rag.catalog import CATALOG_NAME
+from rag.catalog import CATALOG_NAME, sha256_file
 from rag.config import Settings, load_settings
 from rag.errors import EmbedderMismatchError, StoreLockedError
 
@@ -302,8 +303,16 @@ def test_an_unchanged_rerun_does_not_open_chroma(docs: Path, store: Path,
     assert (again.files_unchanged, again.files_added, again.chunks_total) == (1, 0, first.chunks_total)
     monkeypatch.undo()
     write(docs, "travel.md", TRAVEL)  # a change: the full run, counted once
+    hashed: list[str] = []
+
+    def count(path: Path) -> str:
+        hashed.append(Path(path).name)
+        return sha256_file(path)
+
+    monkeypatch.setattr(planning, "sha256_file", count)
     changed = run_sync([], settings)
     assert (changed.files_unchanged, changed.files_added) == (1, 1)
+    assert sorted(hashed) == ["policy.md", "travel.md"]  # planned twice, each file read once
 
 
 def test_the_files_of_a_batch_are_recorded_in_one_write(docs: Path, store: Path,
