@@ -139,9 +139,9 @@ def answer(text: str, cited: str, evidence: str, found: bool = True) -> Answer:
 
 def test_score_answer_english() -> None:
     q = EvalQuestion(id="q2", question="How long is parental leave?", answers=["16 weeks"],
-                              doc="leave.md", context="...")
+                     doc="leave.md", context="...")
     good = score_answer(answer("16 weeks [1]", "Parental leave is 16 weeks.",
-                                        "Parental leave is 16 weeks at full pay."), q, "en")
+                               "Parental leave is 16 weeks at full pay."), q, "en")
     assert good["exact_match"] == 0.0 and good["f1"] == pytest.approx(0.8)  # "[1]" is a token
     assert good["contains"] and good["citation_ok"] and good["evidence_ok"]
     bad = score_answer(answer("6 weeks", "Leave is 6 weeks.", "Leave is 6 weeks."), q, "en")
@@ -154,9 +154,9 @@ def test_score_answer_english() -> None:
 
 def test_score_answer_chinese() -> None:
     q = EvalQuestion(id="z1", question="年假有多少天？", answers=["十五天"], doc="DEV_1.md",
-                              context="...")
+                     context="...")
     scored = score_answer(answer("十五天", "正式员工每年享有十五天带薪年假。", "享有十五天带薪年假"),
-                                   q, "zh")
+                          q, "zh")
     assert scored["exact_match"] == 1.0 and scored["f1"] == 1.0
     assert scored["citation_ok"] and scored["evidence_ok"]
 
