@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Air-gapped by construction: these are set before chromadb, transformers, huggingface_hub
@@ -120,13 +120,13 @@ class Settings(BaseSettings):
         "hybrid", description="hybrid (dense + BM25, fused), dense only, or BM25 only."
     )
     candidates: int = Field(
-        30, ge=1, description="Candidates each retriever contributes before fusion."
-    )
+        30, ge=1, description="Candidates each retriever contributes before fusion.")
     hnsw_ef_search: int = Field(
         200, ge=10, le=10_000,
         description="How widely Chroma's vector index searches (its HNSW ef_search; Chroma's "
         "default is 100): higher finds near neighbours more surely in large stores of "
-        "near-duplicate documents. New collections get it; an existing one by the next ingestion that changes the store.",
+        "near-duplicate documents. New collections get it; an existing one by the next "
+        "ingestion that changes the store.",
     )
     embedding_languages: str | None = Field(
         None,
@@ -245,23 +245,18 @@ class Settings(BaseSettings):
     rate_per_minute: int = Field(
         60, ge=0, description="Requests one user (or API key) may make per minute; 0: no limit."
     )
-    session_hours: float = Field(
-        8.0, gt=0, description="Hours a chat-page sign-in lasts."
-    )
+    session_hours: float = Field(8.0, gt=0, description="Hours a chat-page sign-in lasts.")
 
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in (self.api_keys or "").split(",") if k.strip()]
 
-    @field_validator("embedding_model", "chroma_host", "writer_id", "api_keys", "embedding_languages", "llm_base_url",
-                     "llm_model", "llm_api_key", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("model_path", "lora_path", "audit_log", "users_db", "access_file",
+    @field_validator("embedding_model", "chroma_host", "writer_id", "api_keys",
+                     "embedding_languages", "llm_base_url", "llm_model", "llm_api_key",
+                     "model_path", "lora_path", "audit_log", "users_db", "access_file",
                      mode="before")
     @classmethod
-    def _blank_path_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
+        """An empty ``RAG_...=`` (or blanks) means "not set", for text and paths alike."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
@@ -289,15 +284,14 @@ def load_settings(**overrides: object) -> Settings:
 
     A bad value becomes a :class:`~rag.errors.ConfigError` naming the variable to fix.
     """
-    from pydantic import ValidationError
-
     from rag.errors import ConfigError
 
     try:
         base = Settings()
         if not overrides:
             return base
-        return Settings(**{**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**{**base.model_dump(), **given})
     except ValidationError as exc:
         problems = "; ".join(
             f"RAG_{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
