@@ -78,7 +78,7 @@ test-airgap: bundle
 
 bench: bench-ingest bench-answer
 
-bench-ingest: install
+bench-ingest: install ocr
 	$(PY) -m devtools.bench_ingest $(EVAL_DIR)/docs_en
 
 bench-answer: install

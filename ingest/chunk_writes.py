@@ -26,6 +26,7 @@ from ingest.parse import truncate_to_tokens
 from rag.books import StoreBooks
 from rag.catalog import FileRecord, header_for
 from rag.schemas import IngestReport
+from rag.store import chunk_entry
 
 
 def chunk_id(source: str, sha256: str, index: int) -> str:
@@ -101,10 +102,11 @@ class ChunkWrites:
         """Write the chunks at ``positions`` of the batch, in pieces Chroma accepts."""
         for start in range(0, len(positions), self.max_batch):
             part = positions[start:start + self.max_batch]
+            entries = [chunk_entry(batch.documents[i], batch.metadatas[i]) for i in part]
             collection.upsert(
                 ids=[batch.ids[i] for i in part], embeddings=vectors[start:start + self.max_batch],
-                documents=[batch.documents[i] for i in part],
-                metadatas=[batch.metadatas[i] for i in part],
+                documents=[document for document, _ in entries],
+                metadatas=[metadata for _, metadata in entries],
             )
 
     def delete(self, where: dict[str, Any]) -> None:

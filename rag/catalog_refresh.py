@@ -16,7 +16,12 @@ from rag.catalog import Catalog, FileRecord, header_for
 from rag.config import Settings
 from rag.lexical import LEXICAL_VERSION
 from rag.records import COPIED_META, REINDEX, Records, check_format
-from rag.store import CHROMA_SUBDIR, build_chroma_client, get_chunk_collection
+from rag.store import (
+    CHROMA_SUBDIR,
+    build_chroma_client,
+    get_chunk_collection,
+    stored_chunk,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +32,8 @@ def _chunk_texts(collection: Any, record: FileRecord) -> list[tuple[str, str]]:
     found = collection.get(where={"$and": [{"source": record.source}, {"file_sha256": sha}]},
                            include=["documents", "metadatas"])
     out = []
-    for cid, text, meta in zip(found["ids"], found["documents"], found["metadatas"]):
+    for cid, document, metadata in zip(found["ids"], found["documents"], found["metadatas"]):
+        text, meta = stored_chunk(document, metadata)
         header = meta.get("header")
         if header is None:  # stored before headers were recorded
             header = header_for(meta.get("title") or "", meta.get("heading"))

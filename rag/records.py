@@ -37,10 +37,11 @@ _FILE, _FAILURE, _META = "file:", "failure:", "meta:"
 _VERSION = _META + "version"
 _PLACEHOLDER = [0.0]  # records are looked up by id, never by similarity
 COPIED_META = ("embedder", "last_sync", "multilingual", "store_format")
-# How the store is laid out (chunks, records, metadata). Raised only when a version can no longer
-# read what an older one wrote without help; the writer records it, every reader checks it, so a
-# store written by a newer version is refused with what to do instead of being misread.
-STORE_FORMAT = 1
+# How the store is laid out (chunks, records, metadata). Raised only when an older version could
+# not read what this one writes; the writer records it, every reader checks it, so a store
+# written by a newer version is refused with what to do instead of being misread. 2: a chunk's
+# text is in its metadata, not Chroma's document (:data:`rag.store.TEXT_KEY`; format 1 read as is).
+STORE_FORMAT = 2
 REINDEX = "reindex:"
 
 

@@ -58,6 +58,7 @@ from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
 from rag.fusion import Hit, rank, relevance, score_lexical
 from rag.lexical import LEXICAL_VERSION
+from rag.store import stored_chunk
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,8 @@ class Retriever:
             results = vote.store.similarity_search_by_vector_with_relevance_scores(
                 vector, k=n, filter=where)
             for position, (doc, distance) in enumerate(results, start=1):
-                hits[doc.id] = Hit(id=doc.id, text=doc.page_content, metadata=dict(doc.metadata),
+                text, meta = stored_chunk(doc.page_content, doc.metadata)
+                hits[doc.id] = Hit(id=doc.id, text=text, metadata=meta,
                                    dense=1.0 - float(distance), dense_rank=position)
         if use_lexical:
             assert catalog is not None
@@ -236,7 +238,8 @@ class Retriever:
                 include = ["documents", "metadatas"] + (["embeddings"] if main_vote else [])
                 got = self.vectorstore.get(ids=missing, include=include)
                 for i, cid in enumerate(got["ids"]):
-                    hits[cid] = Hit(id=cid, text=got["documents"][i], metadata=dict(got["metadatas"][i]))
+                    text, meta = stored_chunk(got["documents"][i], got["metadatas"][i])
+                    hits[cid] = Hit(id=cid, text=text, metadata=meta)
                 if vote is not None and vector is not None:
                     found = [hits[cid] for cid in missing if cid in hits]
                     vectors = got if main_vote else vote.store.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHROMA_SUBDIR = "chroma"
+
+# A chunk's text is kept in its metadata under this key, and Chroma's own document is left
+# empty: local Chroma builds a trigram full-text index of every document, whatever the
+# collection's schema asks, which nothing here reads (lexical search is the catalog's BM25) and
+# which took half of each write (1.9 against 1.0 s for 2,048 chunks in writes of 256).
+TEXT_KEY = "text"
+
+
+def chunk_entry(text: str, metadata: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What is written to Chroma for a chunk: its document (empty; not None, as LangChain's
+    Chroma search drops a result without one) and its metadata, the text included."""
+    return "", {**metadata, TEXT_KEY: text}
+
+
+def stored_chunk(document: str | None, metadata: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A chunk read back from Chroma: its text and its metadata without the text. Chunks
+    written before store format 2 hold their text as Chroma's document."""
+    meta = dict(metadata or {})
+    text = meta.pop(TEXT_KEY, None)
+    return (text if isinstance(text, str) else document or ""), meta
 
 
 def multilingual_collection_name(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from rag.catalog_refresh import open_catalog
 from rag.config import load_settings
 from rag.errors import StoreFormatError
 from rag.records import STORE_FORMAT, Records
-from rag.store import records_collection_name
+from rag.store import TEXT_KEY, records_collection_name, stored_chunk
 from tests.ingest.test_cli import ingest
 
 POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n"
@@ -122,3 +122,42 @@ def test_another_tokenisation_is_rebuilt_from_chroma(filled, store: Path) -> Non
     hits = factories.build_retriever(filled).search("When does the canteen open?", 1)
     assert hits[0].metadata["source"] == "canteen.md" and hits[0].bm25 > 0
     assert run_sync([], filled).chunks_written == 0
+
+
+def test_a_chunk_keeps_its_text_in_metadata_not_in_chromas_document(filled) -> None:  # type: ignore[no-untyped-def]
+    got = factories.build_chroma_client(filled).get_collection(filled.collection).get(
+        include=["documents", "metadatas"])
+    assert set(got["documents"]) == {""}  # nothing for Chroma's own full-text index to build
+    texts = {m["source"]: m[TEXT_KEY] for m in got["metadatas"]}
+    assert "25 vacation days" in texts["policy.md"] and "11:30" in texts["canteen.md"]
+    for mode in ("dense", "bm25"):  # the text comes back from either search, not as metadata
+        hit = factories.build_retriever(filled).search("How many vacation days do I get?", 1, mode)[0]
+        assert "25 vacation days" in hit.text and TEXT_KEY not in hit.metadata
+
+
+def test_a_store_of_format_1_is_read_and_written_on(filled, docs: Path, store: Path) -> None:  # type: ignore[no-untyped-def]
+    """Format 1 kept a chunk's text as Chroma's document: such a store still answers, its
+    catalog is rebuilt from those documents, and the next sync writes format 2 beside them."""
+    client = factories.build_chroma_client(filled)
+    chunks = client.get_collection(filled.collection)
+    got = chunks.get(include=["embeddings", "metadatas"])
+    old = [stored_chunk(None, m) for m in got["metadatas"]]
+    chunks.delete(ids=got["ids"])  # an upsert would keep the metadata's text beside the new keys
+    chunks.add(ids=got["ids"], embeddings=got["embeddings"], documents=[t for t, _ in old],
+               metadatas=[m for _, m in old])
+    records = Records.open(client, filled, create=False)
+    assert records is not None
+    records.set_meta("store_format", "1")
+    for suffix in ("", "-wal", "-shm"):  # rebuilt from Chroma's documents
+        (store / f"{CATALOG_NAME}{suffix}").unlink(missing_ok=True)
+    for mode in ("dense", "bm25"):
+        hit = factories.build_retriever(filled).search("When does the canteen open?", 1, mode)[0]
+        assert hit.metadata["source"] == "canteen.md" and "11:30" in hit.text
+
+    (docs / "gym.md").write_text("# Gym\n\nThe gym on floor two is free for staff.\n")
+    assert run_sync([], filled).files_added == 1
+    assert records.get_meta("store_format") == str(STORE_FORMAT) == "2"
+    for question, source, fact in (("Is the gym free?", "gym.md", "free for staff"),
+                                   ("When does the canteen open?", "canteen.md", "11:30")):
+        hit = factories.build_retriever(filled).search(question, 1, "hybrid")[0]
+        assert hit.metadata["source"] == source and fact in hit.text
