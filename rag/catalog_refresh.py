@@ -20,7 +20,7 @@ from rag.store import (
     CHROMA_SUBDIR,
     build_chroma_client,
     get_chunk_collection,
-    stored_chunk,
+    stored_chunks,
 )
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,7 @@ def _chunk_texts(collection: Any, record: FileRecord) -> list[tuple[str, str]]:
     found = collection.get(where={"$and": [{"source": record.source}, {"file_sha256": sha}]},
                            include=["documents", "metadatas"])
     out = []
-    for cid, document, metadata in zip(found["ids"], found["documents"], found["metadatas"]):
-        text, meta = stored_chunk(document, metadata)
+    for cid, text, meta in stored_chunks(found):
         header = meta.get("header")
         if header is None:  # stored before headers were recorded
             header = header_for(meta.get("title") or "", meta.get("heading"))

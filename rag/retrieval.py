@@ -58,7 +58,7 @@ from rag.embedders import dense_understands, embedder_languages, similarity
 from rag.followup import is_follow_up
 from rag.fusion import Hit, rank, relevance, score_lexical
 from rag.lexical import LEXICAL_VERSION
-from rag.store import stored_chunk
+from rag.store import stored_chunk, stored_chunks
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,7 @@ class Retriever:
                 main_vote = vote is not None and not vote.multilingual
                 include = ["documents", "metadatas"] + (["embeddings"] if main_vote else [])
                 got = self.vectorstore.get(ids=missing, include=include)
-                for i, cid in enumerate(got["ids"]):
-                    text, meta = stored_chunk(got["documents"][i], got["metadatas"][i])
+                for cid, text, meta in stored_chunks(got):
                     hits[cid] = Hit(id=cid, text=text, metadata=meta)
                 if vote is not None and vector is not None:
                     found = [hits[cid] for cid in missing if cid in hits]

@@ -47,6 +47,13 @@ def stored_chunk(document: str | None, metadata: Mapping[str, Any] | None) -> tu
     return (text if isinstance(text, str) else document or ""), meta
 
 
+def stored_chunks(result: Mapping[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, text, metadata without the text) of each chunk in a Chroma ``get`` result that
+    includes ``documents`` and ``metadatas``."""
+    return [(cid, *stored_chunk(document, metadata)) for cid, document, metadata
+            in zip(result["ids"], result["documents"], result["metadatas"], strict=True)]
+
+
 def multilingual_collection_name(settings: Settings) -> str:
     """The collection beside the main one that holds the multilingual vectors."""
     return f"{settings.collection}-multilingual"

@@ -11,7 +11,7 @@ from devtools.bench_ingest import embedded_texts, parser_alone
 from ingest.sync import run_sync
 from rag import factories
 from rag.config import load_settings
-from rag.store import stored_chunk
+from rag.store import stored_chunks
 
 
 def test_the_bare_texts_are_the_ones_ingestion_embedded(tmp_path: Path) -> None:
@@ -31,8 +31,7 @@ def test_the_bare_texts_are_the_ones_ingestion_embedded(tmp_path: Path) -> None:
     got = factories.build_chroma_client(settings).get_collection(settings.collection).get(
         include=["documents", "metadatas"])
     # what ingestion embedded: the header line it recorded with each chunk, then the chunk
-    chunks = [stored_chunk(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
-    stored = [f"{m['header']}\n{text}" for text, m in chunks]
+    stored = [f"{m['header']}\n{text}" for _, text, m in stored_chunks(got)]
     assert sorted(texts) == sorted(stored)
     assert any(t.startswith("Travel policy > ") and t.split("\n")[0].endswith("Hotels") for t in texts)
 

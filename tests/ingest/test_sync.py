@@ -17,7 +17,7 @@ from rag import factories
 from rag.catalog import CATALOG_NAME, sha256_file
 from rag.config import Settings, load_settings
 from rag.errors import EmbedderMismatchError, StoreLockedError
-from rag.store import stored_chunk
+from rag.store import stored_chunks
 
 
 def settings_for(docs: Path, store: Path, **extra: Any) -> Settings:
@@ -28,9 +28,8 @@ def store_state(settings: Settings) -> dict[str, Any]:
     """Everything the store holds: Chroma chunks, manifest rows and lexical rows."""
     client = factories.build_chroma_client(settings)
     got = client.get_collection(settings.collection).get(include=["documents", "metadatas"])
-    chunks = {i: stored_chunk(d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
     chroma = {i: (d, m["source"], m.get("page"), m["chunk_index"], m["file_sha256"])
-              for i, (d, m) in chunks.items()}
+              for i, d, m in stored_chunks(got)}
     second = factories.multilingual_collection(client, settings, create=False)
     multilingual = {} if second is None else dict(
         zip(second.get()["ids"], (m["source"] for m in second.get()["metadatas"]), strict=True))

@@ -15,7 +15,7 @@ from rag.catalog_refresh import open_catalog
 from rag.config import load_settings
 from rag.errors import StoreFormatError
 from rag.records import STORE_FORMAT, Records
-from rag.store import TEXT_KEY, records_collection_name, stored_chunk
+from rag.store import TEXT_KEY, records_collection_name, stored_chunk, stored_chunks
 from tests.ingest.test_cli import ingest
 
 POLICY = "# Leave policy\n\nFull-time staff get 25 vacation days a year.\n"
@@ -133,6 +133,13 @@ def test_a_chunk_keeps_its_text_in_metadata_not_in_chromas_document(filled) -> N
     for mode in ("dense", "bm25"):  # the text comes back from either search, not as metadata
         hit = factories.build_retriever(filled).search("How many vacation days do I get?", 1, mode)[0]
         assert "25 vacation days" in hit.text and TEXT_KEY not in hit.metadata
+
+
+def test_a_get_result_is_read_in_either_format() -> None:
+    got = {"ids": ["new", "old"], "documents": ["", "old text"],
+           "metadatas": [{TEXT_KEY: "new text", "source": "a.md"}, {"source": "b.md"}]}
+    assert stored_chunks(got) == [("new", "new text", {"source": "a.md"}),
+                                  ("old", "old text", {"source": "b.md"})]
 
 
 def test_a_store_of_format_1_is_read_and_written_on(filled, docs: Path, store: Path) -> None:  # type: ignore[no-untyped-def]
