@@ -128,6 +128,13 @@ class Settings(BaseSettings):
         "near-duplicate documents. New collections get it; an existing one by the next "
         "ingestion that changes the store.",
     )
+    hnsw_ef_construction: int = Field(
+        200, ge=10, le=2_000,
+        description="How widely Chroma's vector index looks while it links a new chunk (HNSW "
+        "ef_construction; Chroma's default is 100): a better-connected graph for stores of "
+        "near-duplicate documents. Read when a collection is made: `python -m ingest "
+        "--rebuild` applies a change to an existing store.",
+    )
     embedding_languages: str | None = Field(
         None,
         description="Languages the embedding model understands, comma-separated ISO codes "
@@ -135,17 +142,11 @@ class Settings(BaseSettings):
         "other languages are answered by BM25 alone.",
     )
     source_sentences: int = Field(
-        2,
-        ge=0,
-        description="Sentences shown to the model: the best-matching sentence of each of this "
-        "many top-ranked chunks; 0: the chunks whole (slower first token).",
+        2, ge=0, description="Sentences shown to the model: the best-matching sentence of "
+        "each of this many top-ranked chunks; 0: the chunks whole (slower first token).",
     )
-    min_relevance: float = Field(
-        0.3,
-        ge=0.0,
-        le=1.0,
-        description="Relevance threshold (0..1): below it a source is not shown to the model.",
-    )
+    min_relevance: float = Field(0.3, ge=0.0, le=1.0, description="Relevance threshold "
+                                 "(0..1): below it a source is not shown to the model.")
 
     # --- the language model -----------------------------------------------------------
     bundled_model: Literal["qwen2.5-coder-0.5b-instruct", "gemma-3-270m"] = Field(
@@ -155,9 +156,7 @@ class Settings(BaseSettings):
         "gemma-3-270m (base model, smaller and faster, far fewer correct answers).",
     )
     model_path: Path | None = Field(
-        None,
-        description="A local GGUF model file; overrides RAG_BUNDLED_MODEL.",
-    )
+        None, description="A local GGUF model file; overrides RAG_BUNDLED_MODEL.")
     lora_path: Path | None = Field(None, description="Optional LoRA adapter (GGUF) for the model.")
     llm_base_url: str | None = Field(
         None,
@@ -190,9 +189,7 @@ class Settings(BaseSettings):
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling: top-p.")
     top_k_sampling: int = Field(40, ge=0, description="Sampling: top-k tokens (0 = off).")
     repeat_penalty: float = Field(
-        1.0,
-        ge=0.0,
-        description="Penalty for repeated tokens. 1.0 (off) by default: answers copy numbers and "
+        1.0, ge=0.0, description="Penalty for repeated tokens. 1.0 (off) by default: answers copy numbers and "
         "names from the sources, which a penalty would discourage.",
     )
     seed: int = Field(42, description="Random seed for sampling (reproducible answers).")

@@ -129,7 +129,13 @@ def get_collection(client: Any, settings: Settings, info: EmbedderInfo, *, creat
 
 
 def _hnsw(settings: Settings) -> dict[str, Any]:
-    return {"hnsw": {"space": "cosine", "ef_search": settings.hnsw_ef_search}}
+    """A new collection's vector index. Its build width, ef_construction, is fixed at creation:
+    Chroma's default, 100, with 16 neighbours a node, left a unique passage unreachable among
+    110,000 chunks of 50 near-identical copies of each document in three builds of three (top-5
+    agreement with exact search 0.91-0.94); 200 reached it in all three (0.96), for twice the
+    indexing time (15 s against 8 s for those 110,000 vectors)."""
+    return {"hnsw": {"space": "cosine", "ef_search": settings.hnsw_ef_search,
+                     "ef_construction": settings.hnsw_ef_construction}}
 
 
 def keep_search_width(collection: Any, settings: Settings) -> None:
@@ -143,6 +149,11 @@ def keep_search_width(collection: Any, settings: Settings) -> None:
     hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
     if hnsw.get("ef_search", settings.hnsw_ef_search) != settings.hnsw_ef_search:
         collection.modify(configuration={"hnsw": {"ef_search": settings.hnsw_ef_search}})
+    built = hnsw.get("ef_construction", settings.hnsw_ef_construction)
+    if built != settings.hnsw_ef_construction:
+        log.info("the collection %s keeps the build width it was made with (ef_construction %s, "
+                 "not RAG_HNSW_EF_CONSTRUCTION=%s): `python -m ingest --rebuild` applies it",
+                 collection.name, built, settings.hnsw_ef_construction)
 
 
 def check_embedder(recorded: dict[str, Any], info: EmbedderInfo, settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 from pathlib import Path
@@ -118,28 +119,41 @@ def test_multilingual_index_follows_the_setting(docs: Path, store: Path) -> None
     assert store_state(on)["multilingual"] == {}
 
 
-def test_the_search_width_is_the_settings_for_new_and_existing_collections(docs: Path, store: Path) -> None:
-    """New collections are made with RAG_HNSW_EF_SEARCH; an existing one (Chroma keeps the
-    configuration it was made with) gets a changed value from the next sync that writes."""
+def hnsw_values(settings: Settings, key: str) -> set[int]:
+    """``key`` of the HNSW configuration of both collections, read by a fresh client."""
+    factories.reset_chroma_cache()
+    client = factories.build_chroma_client(settings)
+    return {c.configuration["hnsw"][key] for c in (
+        client.get_collection(settings.collection),
+        factories.multilingual_collection(client, settings, create=False))}
+
+
+def test_the_index_widths_are_the_settings_and_a_rebuild_applies_the_build_width(
+        docs: Path, store: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """New collections are made with RAG_HNSW_EF_SEARCH and RAG_HNSW_EF_CONSTRUCTION (Chroma's
+    defaults are 100). Chroma keeps a collection's configuration: a changed search width is
+    given by the next sync that writes; a changed build width is logged and applied by
+    --rebuild."""
     write(docs, "policy.md", POLICY)
     write(docs, "报销.md", CHINESE)
-
-    def widths(settings: Settings) -> set[int]:
-        factories.reset_chroma_cache()
-        client = factories.build_chroma_client(settings)
-        return {c.configuration["hnsw"]["ef_search"] for c in (
-            client.get_collection(settings.collection),
-            factories.multilingual_collection(client, settings, create=False))}
-
     first = settings_for(docs, store)
+    assert first.hnsw_ef_search != 100 and first.hnsw_ef_construction != 100
     run_sync([], first)
-    assert widths(first) == {first.hnsw_ef_search} and first.hnsw_ef_search != 100
-    wider = settings_for(docs, store, hnsw_ef_search=300)
+    assert hnsw_values(first, "ef_search") == {first.hnsw_ef_search}
+    assert hnsw_values(first, "ef_construction") == {first.hnsw_ef_construction}
+
+    wider = settings_for(docs, store, hnsw_ef_search=300, hnsw_ef_construction=400)
     run_sync([], wider)
-    assert widths(wider) == {200}  # nothing changed, nothing written: not yet
+    assert hnsw_values(wider, "ef_search") == {200}  # nothing changed, nothing written: not yet
     write(docs, "travel.md", TRAVEL)
-    run_sync([], wider)
-    assert widths(wider) == {300}
+    with caplog.at_level(logging.INFO, logger="rag.store"):
+        assert run_sync([], wider).files_added == 1
+    assert hnsw_values(wider, "ef_search") == {300}
+    assert hnsw_values(wider, "ef_construction") == {first.hnsw_ef_construction}
+    assert "python -m ingest --rebuild" in caplog.text and "400" in caplog.text
+    assert run_sync([], wider, rebuild=True).files_added == 3
+    assert hnsw_values(wider, "ef_construction") == {400}
+    assert hnsw_values(wider, "ef_search") == {300}
     assert [d.metadata["source"] for d in factories.build_retriever(wider).search(
         "hotel cap per night", mode="dense")][:1] == ["travel.md"]
 
