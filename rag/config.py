@@ -189,8 +189,8 @@ class Settings(BaseSettings):
     top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling: top-p.")
     top_k_sampling: int = Field(40, ge=0, description="Sampling: top-k tokens (0 = off).")
     repeat_penalty: float = Field(
-        1.0, ge=0.0, description="Penalty for repeated tokens. 1.0 (off) by default: answers copy numbers and "
-        "names from the sources, which a penalty would discourage.",
+        1.0, ge=0.0, description="Penalty for repeated tokens. 1.0 (off) by default: answers "
+        "copy numbers and names from the sources, which a penalty would discourage.",
     )
     seed: int = Field(42, description="Random seed for sampling (reproducible answers).")
     history_turns: int = Field(

@@ -119,13 +119,13 @@ def test_multilingual_index_follows_the_setting(docs: Path, store: Path) -> None
     assert store_state(on)["multilingual"] == {}
 
 
-def hnsw_values(settings: Settings, key: str) -> set[int]:
-    """``key`` of the HNSW configuration of both collections, read by a fresh client."""
+def index_widths(settings: Settings) -> set[tuple[int, int]]:
+    """(ef_search, ef_construction) of both collections, read by a fresh client."""
     factories.reset_chroma_cache()
     client = factories.build_chroma_client(settings)
-    return {c.configuration["hnsw"][key] for c in (
-        client.get_collection(settings.collection),
-        factories.multilingual_collection(client, settings, create=False))}
+    return {(c.configuration["hnsw"]["ef_search"], c.configuration["hnsw"]["ef_construction"])
+            for c in (client.get_collection(settings.collection),
+                      factories.multilingual_collection(client, settings, create=False))}
 
 
 def test_the_index_widths_are_the_settings_and_a_rebuild_applies_the_build_width(
@@ -139,21 +139,19 @@ def test_the_index_widths_are_the_settings_and_a_rebuild_applies_the_build_width
     first = settings_for(docs, store)
     assert first.hnsw_ef_search != 100 and first.hnsw_ef_construction != 100
     run_sync([], first)
-    assert hnsw_values(first, "ef_search") == {first.hnsw_ef_search}
-    assert hnsw_values(first, "ef_construction") == {first.hnsw_ef_construction}
+    built = first.hnsw_ef_construction
+    assert index_widths(first) == {(first.hnsw_ef_search, built)}
 
     wider = settings_for(docs, store, hnsw_ef_search=300, hnsw_ef_construction=400)
     run_sync([], wider)
-    assert hnsw_values(wider, "ef_search") == {200}  # nothing changed, nothing written: not yet
+    assert index_widths(wider) == {(200, built)}  # nothing changed, nothing written: not yet
     write(docs, "travel.md", TRAVEL)
     with caplog.at_level(logging.INFO, logger="rag.store"):
         assert run_sync([], wider).files_added == 1
-    assert hnsw_values(wider, "ef_search") == {300}
-    assert hnsw_values(wider, "ef_construction") == {first.hnsw_ef_construction}
+    assert index_widths(wider) == {(300, built)}  # the build width is kept
     assert "python -m ingest --rebuild" in caplog.text and "400" in caplog.text
     assert run_sync([], wider, rebuild=True).files_added == 3
-    assert hnsw_values(wider, "ef_construction") == {400}
-    assert hnsw_values(wider, "ef_search") == {300}
+    assert index_widths(wider) == {(300, 400)}
     assert [d.metadata["source"] for d in factories.build_retriever(wider).search(
         "hotel cap per night", mode="dense")][:1] == ["travel.md"]
 
