@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         "ingestion that changes the store.",
     )
     hnsw_ef_construction: int = Field(
-        200, ge=10, le=2_000,
+        400, ge=10, le=2_000,
         description="How widely Chroma's vector index looks while it links a new chunk (HNSW "
         "ef_construction; Chroma's default is 100): a better-connected graph for stores of "
         "near-duplicate documents. Read when a collection is made: `python -m ingest "
